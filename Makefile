@@ -1,0 +1,73 @@
+# claimflow: `make demo` issues a real signed token on embedded local services;
+# `make test` runs every test tier, the linters and the SAM checks. Both bootstrap their venvs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+RUNTIME_VERSION := 3.12
+PYTHON_RUNTIME  := $(shell scripts/find-python $(RUNTIME_VERSION))
+VENV            := .venv
+VENV_SAM        := .venv-sam
+PY              := $(VENV)/bin/python
+SAM             := $(VENV_SAM)/bin/sam
+export PYTHONPATH := $(CURDIR)/layers/claimflow:$(CURDIR)/tools
+# sam build (BuildMethod: python3.12) looks for python3.12 on PATH.
+export PATH := $(dir $(PYTHON_RUNTIME)):$(PATH)
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help
+help:
+	@echo "make demo    issue a real signed token through the issuer and the seed's workflows (local)"
+	@echo "make dev     keep the local services running and print how to call them"
+	@echo "make test    every test tier, ruff, mypy, sam validate --lint and sam build"
+	@echo "make bench   benchmarks; writes bench/results.json"
+
+$(VENV)/.stamp: requirements-dev.txt layers/claimflow/requirements.txt
+	@test -n "$(PYTHON_RUNTIME)" || { echo "Python $(RUNTIME_VERSION) not found" >&2; exit 1; }
+	$(PYTHON_RUNTIME) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt -r layers/claimflow/requirements.txt
+	touch $@
+
+$(VENV_SAM)/.stamp: requirements-sam.txt
+	$(PYTHON_RUNTIME) -m venv $(VENV_SAM)
+	$(VENV_SAM)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_SAM)/bin/python -m pip install --quiet -r requirements-sam.txt
+	touch $@
+
+.PHONY: venv venv-sam
+venv: $(VENV)/.stamp
+venv-sam: $(VENV_SAM)/.stamp
+
+.PHONY: demo
+demo: venv
+	$(PY) -m claimflow_local demo
+
+.PHONY: dev
+dev: venv
+	$(PY) -m claimflow_local dev
+
+.PHONY: lint
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+.PHONY: pytest
+pytest: venv
+	$(PY) -m pytest
+
+.PHONY: sam-check
+sam-check: venv-sam
+	$(SAM) validate --lint
+	$(SAM) build --cached --parallel
+
+.PHONY: test
+test: lint pytest sam-check
+
+.PHONY: bench
+bench: venv
+	$(PY) -m bench
+
+.PHONY: clean
+clean:
+	rm -rf $(VENV) $(VENV_SAM) .aws-sam .pytest_cache .mypy_cache .ruff_cache demo-result.json

@@ -1,0 +1,128 @@
+"""Custom claims: the reserved names per token, value checks, and the mutable mapping a
+workflow writes through. Pure Python; the issuer re-runs the same checks on every patch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping, MutableMapping
+from types import MappingProxyType
+from typing import Any
+
+from claimflow.errors import ClaimValueError, ReservedClaimError
+from claimflow.settings import TokenKind
+
+__all__ = ["MAX_CLAIM_VALUE_BYTES", "RESERVED_CLAIMS", "CustomClaims", "check_claim", "check_patch"]
+
+_EVERY_TOKEN = frozenset({"azp", "exp", "iat", "iss", "nbf", "sid", "sub", "act", "aud"})
+
+#: The seed's prohibited claims, plus the RFC 9068 / OIDC claims the issuer mints for that
+#: token (``client_id``, ``scope``, ``nonce``, ``gty`` ...): a workflow can never override them.
+RESERVED_CLAIMS: Mapping[TokenKind, frozenset[str]] = MappingProxyType(
+    {
+        TokenKind.ACCESS: _EVERY_TOKEN | {"jti", "scp", "client_id", "scope", "auth_time"},
+        TokenKind.ID: _EVERY_TOKEN | {"auth_time", "jti", "updated_at", "rat", "nonce", "at_hash", "c_hash"},
+        TokenKind.M2M: _EVERY_TOKEN | {"gty", "jti", "scp", "client_id", "scope"},
+    }
+)
+
+MAX_CLAIM_VALUE_BYTES = 4096
+_MAX_NAME_LENGTH = 256
+_MAX_DEPTH = 16
+_NAME = re.compile(r"^[^\x00-\x1f]+$")
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    if level > _MAX_DEPTH:
+        return level
+    if isinstance(value, Mapping):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
+
+
+def check_claim(token: TokenKind, name: object, value: Any) -> Any:
+    """Return ``value`` if ``name`` may carry it in ``token``; raise a named error otherwise."""
+    if not isinstance(name, str) or not name or len(name) > _MAX_NAME_LENGTH or not _NAME.match(name):
+        raise ClaimValueError(f"claim name {name!r} in the {token.value} must be a printable string of 1-256 chars")
+    if name in RESERVED_CLAIMS[token]:
+        raise ReservedClaimError(name, token.value)
+    try:
+        encoded = json.dumps(value, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as error:
+        raise ClaimValueError(
+            f"claim '{name}' in the {token.value}: {type(value).__name__} value is not JSON ({error})"
+        ) from None
+    except RecursionError:
+        raise ClaimValueError(f"claim '{name}' in the {token.value} is nested too deeply") from None
+    if len(encoded.encode()) > MAX_CLAIM_VALUE_BYTES:
+        raise ClaimValueError(
+            f"claim '{name}' in the {token.value} is {len(encoded)} bytes of JSON; the limit is {MAX_CLAIM_VALUE_BYTES}"
+        )
+    if _depth(value) > _MAX_DEPTH:
+        raise ClaimValueError(f"claim '{name}' in the {token.value} is nested deeper than {_MAX_DEPTH} levels")
+    # Store what a JWT will carry (tuples become lists), so later mutation of the caller's
+    # object cannot smuggle an unchecked value in.
+    return json.loads(encoded)
+
+
+def check_patch(token: TokenKind, patch: Mapping[str, Any]) -> dict[str, Any]:
+    """Check every claim of a patch; used by the issuer on each workflow reply."""
+    return {name: check_claim(token, name, value) for name, value in patch.items()}
+
+
+class CustomClaims(MutableMapping[str, Any]):
+    """The current custom claims of one token; every assignment is checked and recorded.
+
+    Attribute access works as in the seed (``access_token.lifetime_subscriber = True``).
+    """
+
+    __slots__ = ("_token", "_claims", "_patch")
+
+    def __init__(self, token: TokenKind, current: Mapping[str, Any] | None = None) -> None:
+        object.__setattr__(self, "_token", token)
+        object.__setattr__(self, "_claims", dict(current or {}))
+        object.__setattr__(self, "_patch", {})
+
+    @property
+    def token(self) -> TokenKind:
+        return self._token  # type: ignore[no-any-return]
+
+    @property
+    def patch(self) -> dict[str, Any]:
+        """The claims this workflow set, in the order it set them."""
+        return dict(self._patch)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._claims[name]
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        checked = check_claim(self._token, name, value)
+        self._claims[name] = checked
+        self._patch[name] = checked
+
+    def __delitem__(self, name: str) -> None:
+        raise ClaimValueError(
+            f"claims cannot be deleted from the {self._token.value} (the seed's API has no delete); "
+            f"set '{name}' to another value, or use resetClaims in the binding"
+        )
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._claims)
+
+    def __len__(self) -> int:
+        return len(self._claims)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._claims[name]
+        except KeyError:
+            raise AttributeError(f"the {self._token.value} has no custom claim '{name}'") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+    def __repr__(self) -> str:
+        return f"CustomClaims({self._token.value}, {self._claims!r})"

@@ -1,0 +1,92 @@
+"""Names of every environment variable claimflow reads, and the SSM paths derived from them.
+
+Configuration is resolved when objects are built (explicit argument, then env var, then
+default), never at import.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+__all__ = ["Env", "SsmPaths", "env_flag", "env_float", "env_int", "env_str"]
+
+
+class Env:
+    """Environment variable names; one prefix, one place."""
+
+    STAGE = "CLAIMFLOW_STAGE"
+    SSM_PREFIX = "CLAIMFLOW_SSM_PREFIX"
+    LOCAL_MODE = "CLAIMFLOW_LOCAL_MODE"
+    ENV_TTL_SECONDS = "CLAIMFLOW_ENV_TTL_SECONDS"
+    FETCH_TIMEOUT_SECONDS = "CLAIMFLOW_FETCH_TIMEOUT_SECONDS"
+    FETCH_MAX_BYTES = "CLAIMFLOW_FETCH_MAX_BYTES"
+    ISSUER_URL = "CLAIMFLOW_ISSUER_URL"
+    ACCESS_TOKEN_TTL = "CLAIMFLOW_ACCESS_TOKEN_TTL_SECONDS"
+    ID_TOKEN_TTL = "CLAIMFLOW_ID_TOKEN_TTL_SECONDS"
+    M2M_TOKEN_TTL = "CLAIMFLOW_M2M_TOKEN_TTL_SECONDS"
+    ALLOWED_AUDIENCES = "CLAIMFLOW_ALLOWED_AUDIENCES"
+    WORKFLOWS = "CLAIMFLOW_WORKFLOWS"
+    ISSUANCE_BUDGET_MS = "CLAIMFLOW_ISSUANCE_BUDGET_MS"
+    MAX_TOKEN_BYTES = "CLAIMFLOW_MAX_TOKEN_BYTES"
+    KEYSET_TTL_SECONDS = "CLAIMFLOW_KEYSET_TTL_SECONDS"
+    SIGNING_ALGORITHM = "CLAIMFLOW_SIGNING_ALGORITHM"
+
+
+DEFAULT_STAGE = "local"
+DEFAULT_SSM_PREFIX = "/claimflow"
+
+
+def env_str(name: str, default: str, environ: Mapping[str, str] | None = None) -> str:
+    value = (os.environ if environ is None else environ).get(name, "")
+    return value if value.strip() else default
+
+
+def env_int(name: str, default: int, environ: Mapping[str, str] | None = None) -> int:
+    raw = env_str(name, str(default), environ)
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"environment variable {name}={raw!r} must be a whole number") from None
+
+
+def env_float(name: str, default: float, environ: Mapping[str, str] | None = None) -> float:
+    raw = env_str(name, str(default), environ)
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"environment variable {name}={raw!r} must be a number") from None
+
+
+def env_flag(name: str, environ: Mapping[str, str] | None = None) -> bool:
+    return env_str(name, "", environ).lower() in {"1", "true", "yes", "on"}
+
+
+class SsmPaths:
+    """Where each piece of a stage lives in Parameter Store; template.yaml grants exactly these."""
+
+    def __init__(self, *, stage: str | None = None, prefix: str | None = None) -> None:
+        self.stage = stage or env_str(Env.STAGE, DEFAULT_STAGE)
+        self.prefix = (prefix or env_str(Env.SSM_PREFIX, DEFAULT_SSM_PREFIX)).rstrip("/")
+
+    @property
+    def shared_env(self) -> str:
+        """Variables every workflow of the stage can read."""
+        return f"{self.prefix}/{self.stage}/env"
+
+    def workflow_env(self, workflow_id: str) -> str:
+        """Variables only one workflow reads; they win over shared ones of the same name."""
+        return f"{self.prefix}/{self.stage}/workflows/{workflow_id}/env"
+
+    def secure_fetch_key(self, workflow_id: str) -> str:
+        return f"{self.prefix}/{self.stage}/workflows/{workflow_id}/secure-fetch-key"
+
+    @property
+    def signing_keyset(self) -> str:
+        """The private JWK set (SecureString); only the issuer and the key CLI read it."""
+        return f"{self.prefix}/{self.stage}/signing/keyset"
+
+    @property
+    def public_jwks(self) -> str:
+        """The public JWK set (String) the JWKS function serves."""
+        return f"{self.prefix}/{self.stage}/signing/jwks"

@@ -1,0 +1,62 @@
+"""The versioned wire contracts: names, JSON Schema validation, and the reply builders.
+
+Schemas live next to this module (``schemas/*.json``) and are compiled once per container on
+first use; tests validate every sample and every reply against the same files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+
+from claimflow.errors import ContractError
+
+__all__ = [
+    "TOKEN_REPLY",
+    "TOKEN_REQUEST",
+    "WORKFLOW_INVOCATION",
+    "schema_path",
+    "validate",
+]
+
+WORKFLOW_INVOCATION: Final = "claimflow.workflow-invocation/v1"
+TOKEN_REQUEST: Final = "claimflow.token-request/v1"
+TOKEN_REPLY: Final = "claimflow.token-reply/v1"
+
+SCHEMA_DIR: Final = Path(__file__).parent / "schemas"
+SCHEMAS: Final = (
+    "workflow-invocation-request.v1",
+    "workflow-invocation-reply.v1",
+    "token-request.v1",
+    "token-reply.v1",
+)
+
+
+def schema_path(name: str) -> Path:
+    if name not in SCHEMAS:
+        raise KeyError(f"no contract schema named {name!r}; known: {', '.join(SCHEMAS)}")
+    return SCHEMA_DIR / f"{name}.json"
+
+
+@cache
+def _validator(name: str) -> Callable[[Any], Any]:
+    import fastjsonschema  # compiled once per container, only where a contract is checked
+
+    schema = json.loads(schema_path(name).read_text())
+    return fastjsonschema.compile(schema)  # type: ignore[no-any-return]
+
+
+def validate(name: str, document: Any, *, error: type[ContractError] = ContractError) -> Mapping[str, Any]:
+    """Check ``document`` against contract schema ``name``; raise ``error`` naming the field."""
+    import fastjsonschema
+
+    try:
+        _validator(name)(document)
+    except fastjsonschema.JsonSchemaValueException as invalid:
+        where = invalid.name.replace("data", "request", 1) if invalid.name else "request"
+        message = invalid.message.replace(invalid.name or "data", where, 1)
+        raise error(f"{message} (contract {name})") from None
+    return document  # type: ignore[no-any-return]

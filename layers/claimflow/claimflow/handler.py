@@ -1,0 +1,158 @@
+"""Turns a workflow function into a Lambda handler speaking the invocation contract v1.
+
+This is the workflow side's composition root (services are built once per container, on
+the first invocation) and the one place where errors become replies: a workflow's
+exception, a denial or a bad request each become a well-formed reply; nothing escapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any, Protocol
+
+from claimflow.claims import CustomClaims
+from claimflow.config import Env, SsmPaths, env_flag, env_float, env_int
+from claimflow.contract import WORKFLOW_INVOCATION, validate
+from claimflow.errors import ClaimflowError, ContractError, InvalidSettingsError
+from claimflow.events import EventView
+from claimflow.logs import container_secrets, logger_for
+from claimflow.runtime import Invocation, WorkflowServices, _activate, _deactivate
+from claimflow.settings import TOKEN_BINDINGS, WorkflowSettings
+
+__all__ = ["LambdaContext", "WorkflowFunction", "clear_caches", "create_handler", "default_services"]
+
+WorkflowFunction = Callable[[EventView], Any]
+LambdaHandler = Callable[[Mapping[str, Any], Any], dict[str, Any]]
+_DEFAULT_DEADLINE_MS = 10_000
+_SAFETY_MARGIN_MS = 250  # leave time to build and return the reply before Lambda's own timeout
+
+
+class LambdaContext(Protocol):
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+@cache
+def default_services() -> WorkflowServices:
+    """The container's services, from its environment; made on the first invocation."""
+    return WorkflowServices(
+        local_mode=env_flag(Env.LOCAL_MODE),
+        paths=SsmPaths(),
+        secrets=container_secrets(),
+        fetch_timeout=env_float(Env.FETCH_TIMEOUT_SECONDS, 5.0),
+        fetch_max_bytes=env_int(Env.FETCH_MAX_BYTES, 1 << 20),
+        env_max_age=env_float(Env.ENV_TTL_SECONDS, 60.0),
+    )
+
+
+def clear_caches() -> None:
+    """Forget the container's services and cached parameters (tests call this between cases)."""
+    if default_services.cache_info().currsize:
+        services = default_services()
+        if services._parameters is not None:
+            services._parameters.clear_cache()
+    default_services.cache_clear()
+
+
+def _deadline_ms(request: Mapping[str, Any], context: Any) -> float:
+    limits = [float(request.get("deadline_ms", _DEFAULT_DEADLINE_MS))]
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if callable(remaining):
+        limits.append(float(remaining()) - _SAFETY_MARGIN_MS)
+    return max(0.0, min(limits))
+
+
+def _error_body(error: BaseException, services: WorkflowServices) -> dict[str, str]:
+    code = error.error_code if isinstance(error, ClaimflowError) else "server_error"
+    message = services.secrets.redact(str(error) or type(error).__name__)[:4096]
+    return {"type": type(error).__name__, "code": code, "message": message}
+
+
+def create_handler(
+    settings: WorkflowSettings,
+    function: WorkflowFunction,
+    *,
+    services: WorkflowServices | None = None,
+) -> LambdaHandler:
+    """Return ``lambda_handler(event, context)`` running ``function`` under ``settings``."""
+    if not isinstance(settings, WorkflowSettings):
+        raise InvalidSettingsError("create_handler needs the module's WorkflowSettings as its first argument")
+    if not callable(function):
+        raise InvalidSettingsError("create_handler needs the workflow function as its second argument")
+
+    def reply(outcome: str, started: float, *, patches: dict[str, Any] | None = None,
+              reason: str | None = None, error: dict[str, str] | None = None) -> dict[str, Any]:
+        return {
+            "contract": WORKFLOW_INVOCATION,
+            "workflow_id": settings.id,
+            "outcome": outcome,
+            "failure_policy": settings.policy.value,
+            "patches": patches or {},
+            "reason": reason,
+            "error": error,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+
+    def lambda_handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+        started = time.perf_counter()
+        svc = services or default_services()
+        log = logger_for(settings.id)
+        try:
+            request = validate("workflow-invocation-request.v1", event)
+            if request["workflow_id"] != settings.id or request["trigger"] != settings.workflow_trigger.value:
+                raise ContractError(
+                    f"this Lambda runs workflow '{settings.id}' on '{settings.workflow_trigger.value}', "
+                    f"but was invoked as '{request['workflow_id']}' on '{request['trigger']}': fix the issuer's registry"
+                )
+        except ContractError as error:
+            log.error("invocation refused", extra={"error": str(error)})
+            return reply("failed", started, error=_error_body(error, svc))
+
+        log.append_keys(workflow_id=settings.id, trigger=settings.workflow_trigger.value)
+        log.set_correlation_id(request.get("correlation_id"))
+        claims = {
+            kind: CustomClaims(
+                kind, {} if settings.option(TOKEN_BINDINGS[kind], "resetClaims", False) else request["tokens"].get(kind.value)
+            )
+            for kind in settings.token_kinds()
+        }
+        invocation = Invocation(
+            settings=settings,
+            event=EventView(request["event"]),
+            claims=claims,
+            services=svc,
+            deadline=time.monotonic() + _deadline_ms(request, context) / 1000,
+        )
+        token = _activate(invocation)
+        try:
+            result = function(invocation.event)
+            if inspect.iscoroutine(result):
+                asyncio.run(result)
+        except Exception as error:  # the workflow's failure is data for the issuer's policy
+            body = _error_body(error, svc)
+            log.error("workflow failed", extra={"error_type": body["type"], "error": body["message"]})
+            return reply("failed", started, error=body)
+        finally:
+            _deactivate(token)
+
+        if invocation.denial is not None:
+            log.info("workflow denied access", extra={"reason": invocation.denial})
+            return reply("denied", started, reason=svc.secrets.redact(invocation.denial))
+        patches = {
+            kind.value: {
+                "set": mapping.patch,
+                "reset": bool(settings.option(TOKEN_BINDINGS[kind], "resetClaims", False)),
+            }
+            for kind, mapping in claims.items()
+        }
+        done = reply("ok", started, patches=patches)
+        log.info("workflow finished", extra={"outcome": "ok", "duration_ms": done["duration_ms"],
+                                             "claims_set": sorted(n for p in patches.values() for n in p["set"])})
+        return done
+
+    lambda_handler.__wrapped__ = function  # type: ignore[attr-defined]
+    lambda_handler.workflow_settings = settings  # type: ignore[attr-defined]
+    return lambda_handler
