@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from claimflow.errors import ConfigurationError
+
 __all__ = ["Env", "SsmPaths", "env_flag", "env_float", "env_int", "env_str"]
 
 
@@ -47,7 +49,7 @@ def env_int(name: str, default: int, environ: Mapping[str, str] | None = None) -
     try:
         return int(raw)
     except ValueError:
-        raise ValueError(f"environment variable {name}={raw!r} must be a whole number") from None
+        raise ConfigurationError(f"environment variable {name}={raw!r} must be a whole number") from None
 
 
 def env_float(name: str, default: float, environ: Mapping[str, str] | None = None) -> float:
@@ -55,7 +57,7 @@ def env_float(name: str, default: float, environ: Mapping[str, str] | None = Non
     try:
         return float(raw)
     except ValueError:
-        raise ValueError(f"environment variable {name}={raw!r} must be a number") from None
+        raise ConfigurationError(f"environment variable {name}={raw!r} must be a number") from None
 
 
 def env_flag(name: str, environ: Mapping[str, str] | None = None) -> bool:

@@ -14,6 +14,7 @@ __all__ = [
     "ClaimError",
     "ClaimValueError",
     "ClaimflowError",
+    "ConfigurationError",
     "ContractError",
     "EgressDeniedError",
     "EventError",
@@ -41,6 +42,10 @@ class ClaimflowError(Exception):
     def description(self) -> str:
         """The OAuth ``error_description``: the message, which names what to fix."""
         return str(self)
+
+
+class ConfigurationError(ClaimflowError):
+    """A deployment setting (environment variable, registry, template parameter) is wrong."""
 
 
 # --- defining a workflow -------------------------------------------------------------------

@@ -93,6 +93,10 @@ class ParameterStore(ABC):
     def _get(self, name: str) -> Parameter | None:
         """Load one parameter; None when it does not exist; ParameterStoreError on failure."""
 
+    @abstractmethod
+    def put(self, name: str, value: str, *, secret: bool = False, description: str = "") -> None:
+        """Write (overwrite) one parameter and forget cached reads."""
+
 
 class InMemoryParameterStore(ParameterStore):
     """A parameter store in a dict, for unit tests; counts loads and can be made unreachable."""
@@ -106,8 +110,9 @@ class InMemoryParameterStore(ParameterStore):
             value, secret = spec if isinstance(spec, tuple) else (spec, False)
             self.put(name, value, secret=secret)
 
-    def put(self, name: str, value: str, *, secret: bool = False) -> None:
+    def put(self, name: str, value: str, *, secret: bool = False, description: str = "") -> None:
         self.parameters[name] = Parameter(name, value, secret)
+        self.clear_cache()
 
     def _check_reachable(self) -> None:
         self.loads += 1

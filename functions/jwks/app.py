@@ -1,0 +1,5 @@
+"""The JWKS and OpenID discovery Lambda (public Function URL), from the claimflow layer."""
+
+from claimflow.issuer.jwks import lambda_handler
+
+__all__ = ["lambda_handler"]

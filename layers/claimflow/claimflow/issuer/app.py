@@ -1,0 +1,132 @@
+"""The issuer Lambda: composition root (once per container) and the one place that turns
+errors into OAuth replies. ``functions/issuer/app.py`` re-exports ``lambda_handler``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+from claimflow.config import Env, SsmPaths, env_int, env_str
+from claimflow.contract import TOKEN_REPLY
+from claimflow.errors import ClaimflowError, ConfigurationError
+from claimflow.issuer.invoker import LambdaWorkflowInvoker
+from claimflow.issuer.registry import WorkflowRegistry
+from claimflow.issuer.request import IssuerConfig
+from claimflow.issuer.service import IssuedTokens, TokenIssuer
+from claimflow.issuer.signing import KeyProvider
+from claimflow.logs import logger_for
+
+__all__ = ["build_issuer", "config_from_environment", "error_reply", "handle", "lambda_handler", "token_reply"]
+
+_log = logger_for("claimflow-issuer")
+
+
+def config_from_environment(environ: Mapping[str, str] | None = None) -> IssuerConfig:
+    environ = os.environ if environ is None else environ
+    issuer_url = env_str(Env.ISSUER_URL, "", environ)
+    if not issuer_url:
+        raise ConfigurationError(f"{Env.ISSUER_URL} is not set: the issuer needs the URL it puts in 'iss'")
+    audiences = [a.strip() for a in env_str(Env.ALLOWED_AUDIENCES, "", environ).split(",") if a.strip()]
+    return IssuerConfig(
+        issuer_url=issuer_url,
+        access_token_ttl=env_int(Env.ACCESS_TOKEN_TTL, 3600, environ),
+        id_token_ttl=env_int(Env.ID_TOKEN_TTL, 3600, environ),
+        m2m_token_ttl=env_int(Env.M2M_TOKEN_TTL, 3600, environ),
+        allowed_audiences=frozenset(audiences) if audiences else None,
+        issuance_budget_ms=env_int(Env.ISSUANCE_BUDGET_MS, 3000, environ),
+        max_token_bytes=env_int(Env.MAX_TOKEN_BYTES, 8192, environ),
+    )
+
+
+@cache
+def build_issuer() -> TokenIssuer:
+    """Wire the real adapters, once per container."""
+    from claimflow.ssm import SsmParameterStore
+
+    config = config_from_environment()
+    store = SsmParameterStore(max_age=env_int(Env.KEYSET_TTL_SECONDS, 300))
+    return TokenIssuer(
+        config=config,
+        registry=WorkflowRegistry.from_json(env_str(Env.WORKFLOWS, "[]")),
+        invoker=LambdaWorkflowInvoker(read_timeout=config.issuance_budget_ms / 1000 + 1),
+        keys=KeyProvider(store, SsmPaths().signing_keyset),
+    )
+
+
+def token_reply(issued: IssuedTokens) -> dict[str, Any]:
+    from claimflow.settings import TokenKind
+
+    lead = TokenKind.M2M if TokenKind.M2M in issued.tokens else TokenKind.ACCESS
+    reply: dict[str, Any] = {
+        "contract": TOKEN_REPLY,
+        "access_token": issued.tokens[lead],
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+        "scope": issued.scope,
+        "workflows": issued.report,
+    }
+    if TokenKind.ID in issued.tokens:
+        reply["id_token"] = issued.tokens[TokenKind.ID]
+    return reply
+
+
+def _record_metrics(reply: Mapping[str, Any]) -> None:
+    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    metrics = Metrics(namespace="claimflow", service="issuer")
+    if "access_token" in reply:
+        metrics.add_metric(name="TokensIssued", unit=MetricUnit.Count, value=1)
+    elif reply.get("error") == "access_denied":
+        metrics.add_metric(name="AccessDenied", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="IssuanceErrors", unit=MetricUnit.Count, value=1)
+    metrics.flush_metrics()
+    for run in reply.get("workflows", []):
+        with single_metric(name="WorkflowDuration", unit=MetricUnit.Milliseconds, value=run["duration_ms"], namespace="claimflow") as metric:
+            metric.add_dimension(name="workflow", value=run["id"])
+            metric.add_dimension(name="outcome", value=run["outcome"])
+
+
+def error_reply(error: Exception) -> dict[str, Any]:
+    """The OAuth error reply for any exception: by type, never by message text."""
+    if not isinstance(error, ClaimflowError):
+        _log.exception("issuer bug")
+        return {"contract": TOKEN_REPLY, "error": "server_error", "error_description": "internal error in the issuer"}
+    reply: dict[str, Any] = {"contract": TOKEN_REPLY, "error": error.error_code, "error_description": error.description}
+    report = getattr(error, "report", None)
+    if report is not None:
+        reply["workflows"] = report
+    _log.warning("token refused", extra={"error": error.error_code, "error_type": type(error).__name__,
+                                         "error_description": error.description})
+    return reply
+
+
+def handle(issuer: TokenIssuer, event: Any) -> dict[str, Any]:
+    """Issue, or answer an OAuth error; never a partial token, never an exception."""
+    try:
+        issued = issuer.issue(event)
+    except Exception as error:  # every failure becomes a clean OAuth reply
+        return error_reply(error)
+    for conflict in issued.conflicts:
+        _log.warning("claim written by two workflows; the later wins", extra={
+            "token": conflict.token.value, "claim": conflict.claim, "earlier": conflict.earlier, "later": conflict.later})
+    for run in issued.report:
+        if run["outcome"] == "failed":
+            _log.warning("workflow failed; token issued without its patch (failure policy continue)", extra=run)
+    return token_reply(issued)
+
+
+def lambda_handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+    if isinstance(event, Mapping) and event.get("correlation_id"):
+        _log.set_correlation_id(str(event["correlation_id"]))
+    try:
+        issuer = build_issuer()
+    except Exception as error:  # misconfiguration: server_error naming the setting to fix
+        return error_reply(error)
+    reply = handle(issuer, event)
+    _record_metrics(reply)
+    return reply

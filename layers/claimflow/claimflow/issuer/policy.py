@@ -1,0 +1,136 @@
+"""The rules that turn workflow replies into the final custom claims, or into no token.
+
+Pure: replies in, claims and a report out. Order of precedence: a denial (access_denied),
+then a ``stop`` failure (server_error naming the workflow); ``continue`` failures are
+reported and skipped; patches merge in configured order and the later writer of a claim
+wins (each such conflict is returned for the caller to log).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from claimflow.claims import check_patch
+from claimflow.contract import WORKFLOW_INVOCATION, validate
+from claimflow.errors import AccessDeniedError, ClaimflowError, ContractError, WorkflowFailedError
+from claimflow.issuer.registry import WorkflowRegistration
+from claimflow.settings import FailurePolicy, TokenKind
+
+__all__ = ["ClaimConflict", "Merged", "WorkflowRun", "merge_runs"]
+
+
+@dataclass(frozen=True)
+class WorkflowRun:
+    """What happened to one workflow: its decoded reply, or why there is none."""
+
+    registration: WorkflowRegistration
+    reply: Any = None
+    failure: str | None = None  # crash, timeout, unreadable reply
+    duration_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class ClaimConflict:
+    token: TokenKind
+    claim: str
+    earlier: str
+    later: str
+
+
+@dataclass
+class Merged:
+    claims: dict[TokenKind, dict[str, Any]]
+    report: list[dict[str, Any]]
+    conflicts: list[ClaimConflict] = field(default_factory=list)
+    skipped_failures: int = 0
+
+
+def _checked(run: WorkflowRun, tokens: Sequence[TokenKind], minted: Mapping[TokenKind, Mapping[str, Any]]) -> tuple[str, Any]:
+    """("ok"|"denied"|"failed", patches|reason|cause) after re-checking the reply."""
+    if run.failure is not None:
+        return "failed", run.failure
+    try:
+        reply = validate("workflow-invocation-reply.v1", run.reply)
+    except ContractError as error:
+        return "failed", f"malformed reply: {error}"
+    if reply["contract"] != WORKFLOW_INVOCATION or reply["workflow_id"] != run.registration.id:
+        return "failed", f"the reply is from workflow '{reply['workflow_id']}', not '{run.registration.id}'"
+    if reply["outcome"] == "denied":
+        return "denied", reply["reason"]
+    if reply["outcome"] == "failed":
+        error = reply["error"]
+        return "failed", f"{error['type']}: {error['message']}"
+    patches: dict[TokenKind, tuple[dict[str, Any], bool]] = {}
+    for name, patch in reply["patches"].items():
+        token = TokenKind(name)
+        if token not in tokens:
+            continue  # e.g. an ID-token patch when the request did not ask for openid
+        try:
+            claims = check_patch(token, patch["set"])
+        except ClaimflowError as error:
+            return "failed", str(error)
+        taken = sorted(set(claims) & set(minted.get(token, {})))
+        if taken:
+            return "failed", f"tried to override the issuer's claim(s) {', '.join(taken)} in the {name}"
+        patches[token] = (claims, patch["reset"])
+    return "ok", patches
+
+
+def merge_runs(
+    runs: Sequence[WorkflowRun],
+    *,
+    tokens: Sequence[TokenKind],
+    base: Mapping[str, Mapping[str, Any]],
+    minted: Mapping[TokenKind, Mapping[str, Any]],
+) -> Merged:
+    """Apply the failure policy and merge patches; raise AccessDeniedError / WorkflowFailedError."""
+    checked = [(run, *_checked(run, tokens, minted)) for run in runs]
+    report = [_report(run, outcome, detail) for run, outcome, detail in checked]
+
+    for run, outcome, detail in checked:
+        if outcome == "denied":
+            raise _with_report(AccessDeniedError(run.registration.id, detail), report)
+    for run, outcome, detail in checked:
+        if outcome == "failed" and run.registration.failure_policy is FailurePolicy.STOP:
+            raise _with_report(WorkflowFailedError(run.registration.id, detail), report)
+
+    claims: dict[TokenKind, dict[str, Any]] = {t: dict(base.get(t.value, {})) for t in tokens}
+    writers: dict[tuple[TokenKind, str], str] = {}
+    conflicts: list[ClaimConflict] = []
+    skipped = 0
+    for run, outcome, detail in checked:
+        if outcome != "ok":
+            skipped += 1
+            continue
+        for token, (patch, reset) in detail.items():
+            if reset:  # resetClaims: start from the token's defaults, dropping earlier custom claims
+                claims[token] = {}
+                writers = {k: v for k, v in writers.items() if k[0] is not token}
+            for name, value in patch.items():
+                earlier = writers.get((token, name))
+                if earlier is not None and earlier != run.registration.id:
+                    conflicts.append(ClaimConflict(token, name, earlier, run.registration.id))
+                writers[(token, name)] = run.registration.id
+                claims[token][name] = value
+    return Merged(claims, report, conflicts, skipped)
+
+
+def _report(run: WorkflowRun, outcome: str, detail: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "id": run.registration.id,
+        "outcome": outcome,
+        "duration_ms": round(run.duration_ms, 3),
+        "failure_policy": run.registration.failure_policy.value,
+    }
+    if outcome == "failed":
+        entry["error"] = str(detail)[:1024]
+    elif outcome == "denied":
+        entry["reason"] = str(detail)
+    return entry
+
+
+def _with_report(error: ClaimflowError, report: list[dict[str, Any]]) -> ClaimflowError:
+    error.report = report  # type: ignore[attr-defined]
+    return error
