@@ -1,0 +1,62 @@
+"""Embedded AWS for local mode: moto's server on 127.0.0.1 as SSM, seeded from
+``local/settings.json``, with signing keys generated on first start.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from claimflow.config import SsmPaths
+
+__all__ = ["EmbeddedSsm", "load_settings", "seed_parameters"]
+
+
+class EmbeddedSsm:
+    """moto's threaded server; every AWS call a local run makes goes to it."""
+
+    def __init__(self, *, port: int = 0) -> None:
+        from moto.server import ThreadedMotoServer
+
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+
+    def start(self) -> EmbeddedSsm:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.get_host_and_port()
+        return f"http://{host}:{port}"
+
+    def client(self, service: str = "ssm") -> Any:
+        import boto3
+
+        return boto3.client(
+            service, endpoint_url=self.url, region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )
+
+
+def load_settings(path: Path) -> dict[str, Any]:
+    settings: dict[str, Any] = json.loads(path.read_text())
+    return settings
+
+
+def seed_parameters(ssm_client: Any, settings: Mapping[str, Any]) -> SsmPaths:
+    """Write the settings' env variables where the env binding reads them."""
+    paths = SsmPaths(stage=settings["stage"])
+    env = settings.get("env", {})
+    entries: list[tuple[str, Mapping[str, Any]]] = [(f"{paths.shared_env}/{k}", v) for k, v in env.get("shared", {}).items()]
+    for workflow_id, variables in env.get("workflows", {}).items():
+        entries += [(f"{paths.workflow_env(workflow_id)}/{k}", v) for k, v in variables.items()]
+    for name, spec in entries:
+        ssm_client.put_parameter(
+            Name=name, Value=str(spec["value"]), Type="SecureString" if spec.get("secret") else "String", Overwrite=True
+        )
+    return paths

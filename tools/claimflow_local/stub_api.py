@@ -1,0 +1,123 @@
+"""A loopback stand-in for the seed's third-party API: ``GET /api/user/{id}`` answers
+``{"id", "lifetime_subscriber"}``. Latency and failures can be injected, and it counts
+requests and TCP connections (so benchmarks can prove keep-alive).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["StubThirdPartyApi"]
+
+
+@dataclass
+class _Behaviour:
+    api_key: str | None
+    subscribers: set[str]
+    delay_ms: float = 0.0
+    failure_rate: float = 0.0
+    status: int | None = None  # force every answer to this status
+    raw_body: bytes | None = None  # force every answer to this body (e.g. not JSON)
+    requests: int = 0
+    connections: int = 0
+    seen_headers: list[dict[str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+
+class StubThirdPartyApi:
+    def __init__(self, *, api_key: str | None = None, subscribers: Iterable[str] = (), port: int = 0) -> None:
+        self.behaviour = _Behaviour(api_key=api_key, subscribers=set(subscribers))
+        self._server = _Server(("127.0.0.1", port), _handler(self.behaviour))
+        self._thread = threading.Thread(target=self._server.serve_forever, name="stub-api", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> StubThirdPartyApi:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def configure(self, **changes: Any) -> None:
+        for name, value in changes.items():
+            if not hasattr(self.behaviour, name):
+                raise AttributeError(f"the stub has no setting {name!r}")
+            setattr(self.behaviour, name, value)
+
+    @property
+    def requests(self) -> int:
+        return self.behaviour.requests
+
+    @property
+    def connections(self) -> int:
+        return self.behaviour.connections
+
+    def reset_counters(self) -> None:
+        with self.behaviour.lock:
+            self.behaviour.requests = 0
+            self.behaviour.connections = 0
+            self.behaviour.seen_headers.clear()
+
+
+def _handler(behaviour: _Behaviour) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            with behaviour.lock:
+                behaviour.connections += 1
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _answer(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            with behaviour.lock:
+                behaviour.requests += 1
+                behaviour.seen_headers.append(dict(self.headers.items()))
+                fail = behaviour.failure_rate and behaviour.rng.random() < behaviour.failure_rate
+            if behaviour.delay_ms:
+                time.sleep(behaviour.delay_ms / 1000)
+            if behaviour.raw_body is not None:
+                self._answer(behaviour.status or 200, behaviour.raw_body)
+                return
+            if behaviour.status is not None or fail:
+                self._answer(behaviour.status or 500, b'{"error":"injected failure"}')
+                return
+            if not self.path.startswith("/api/user/"):
+                self._answer(404, b'{"error":"not found"}')
+                return
+            authorization = self.headers.get("Authorization")
+            if authorization is not None and behaviour.api_key and authorization != f"Bearer {behaviour.api_key}":
+                self._answer(401, b'{"error":"bad api key"}')
+                return
+            user_id = self.path[len("/api/user/"):]
+            body = {"id": user_id, "lifetime_subscriber": user_id in behaviour.subscribers}
+            self._answer(200, json.dumps(body).encode())
+
+    return Handler

@@ -1,0 +1,206 @@
+"""Reads ``template.yaml`` the way ``sam local`` does: functions, their code and layer paths,
+handlers, timeouts, memory and environment, with intrinsics resolved for a local run.
+
+Function names are logical ids (as in ``sam local``); ``!GetAtt X.Arn`` becomes a local ARN;
+``!GetAtt XUrl.FunctionUrl`` becomes the loopback URL the emulator serves for X.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["FunctionSpec", "Template", "TemplateError"]
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+
+class TemplateError(Exception):
+    """template.yaml uses something the local emulator cannot resolve."""
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _intrinsic(name: str):  # type: ignore[no-untyped-def]
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if name == "Fn::GetAtt":
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {"Ref" if name == "Ref" else name: value}
+
+    return construct
+
+
+for _tag in ("Ref", "Sub", "GetAtt", "If", "Equals", "Not", "And", "Or", "Join", "Select", "Split", "FindInMap", "Base64", "ImportValue", "Condition"):
+    _full = "Ref" if _tag == "Ref" else ("Condition" if _tag == "Condition" else f"Fn::{_tag}")
+    _Loader.add_constructor(f"!{_tag}", _intrinsic(_full))
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    handler: str
+    code_dir: Path
+    layer_dirs: tuple[Path, ...]
+    runtime: str
+    timeout: float
+    memory_mb: int
+    environment: Mapping[str, str]
+    function_url: bool = False
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.name}"
+
+
+@dataclass
+class Template:
+    path: Path
+    document: Mapping[str, Any]
+    parameter_overrides: Mapping[str, str] = field(default_factory=dict)
+    function_urls: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path, **options: Any) -> Template:
+        with path.open() as handle:
+            document = yaml.load(handle, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+        return cls(path=path, document=document, **options)
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    @property
+    def resources(self) -> Mapping[str, Any]:
+        return self.document.get("Resources", {})  # type: ignore[no-any-return]
+
+    def parameters(self) -> dict[str, str]:
+        values = {name: str(spec.get("Default", "")) for name, spec in self.document.get("Parameters", {}).items()}
+        for name, value in self.parameter_overrides.items():
+            if name not in values:
+                raise TemplateError(f"parameter override {name} is not a parameter of {self.path.name}")
+            values[name] = value
+        return values
+
+    # --- intrinsic functions -------------------------------------------------------------------
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref":
+                return self._ref(arg)
+            if key == "Fn::GetAtt":
+                return self._get_att(*arg)
+            if key == "Fn::Sub":
+                return self._sub(arg)
+            if key == "Fn::If":
+                condition, then, otherwise = arg
+                return self.resolve(then if self._condition(condition) else otherwise)
+            if key == "Fn::Join":
+                separator, items = arg
+                return separator.join(str(self.resolve(i)) for i in items)
+            if key.startswith("Fn::"):
+                raise TemplateError(f"{key} is not supported by the local emulator")
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    def _ref(self, name: str) -> str:
+        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::StackName": "claimflow-local", "AWS::NoValue": ""}
+        if name in pseudo:
+            return pseudo[name]
+        parameters = self.parameters()
+        if name in parameters:
+            return parameters[name]
+        if name in self.resources:
+            return name  # a function's name is its logical id locally, as in sam local
+        raise TemplateError(f"!Ref {name}: no such parameter or resource")
+
+    def _get_att(self, resource: str, attribute: str) -> str:
+        if attribute == "Arn" and resource in self.resources:
+            return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{resource}"
+        if attribute == "FunctionUrl" and resource.endswith("Url"):
+            function = resource[: -len("Url")]
+            if function in self.function_urls:
+                return self.function_urls[function]
+            return f"http://127.0.0.1/{function}/"  # not served in this run
+        raise TemplateError(f"!GetAtt {resource}.{attribute} is not supported by the local emulator")
+
+    def _sub(self, arg: Any) -> str:
+        text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return str(self.resolve(variables[name]))
+            if "." in name:
+                return self._get_att(*name.split(".", 1))
+            return self._ref(name)
+
+        return re.sub(r"\$\{([^}!][^}]*)\}", replace, text)
+
+    def _condition(self, name: str) -> bool:
+        return bool(self._evaluate(self.document.get("Conditions", {})[name]))
+
+    def _evaluate(self, expression: Any) -> Any:
+        if isinstance(expression, dict) and len(expression) == 1:
+            (key, arg), = expression.items()
+            if key == "Fn::Equals":
+                return self.resolve(arg[0]) == self.resolve(arg[1])
+            if key == "Fn::Not":
+                return not self._evaluate(arg[0])
+            if key == "Fn::And":
+                return all(self._evaluate(a) for a in arg)
+            if key == "Fn::Or":
+                return any(self._evaluate(a) for a in arg)
+            if key == "Condition":
+                return self._condition(arg)
+        return self.resolve(expression)
+
+    # --- functions -----------------------------------------------------------------------------
+
+    def functions(self) -> dict[str, FunctionSpec]:
+        globals_ = self.document.get("Globals", {}).get("Function", {})
+        specs: dict[str, FunctionSpec] = {}
+        for name, resource in self.resources.items():
+            if resource.get("Type") != "AWS::Serverless::Function":
+                continue
+            props = {**globals_, **resource.get("Properties", {})}
+            env = {
+                **globals_.get("Environment", {}).get("Variables", {}),
+                **resource.get("Properties", {}).get("Environment", {}).get("Variables", {}),
+            }
+            layers = [self.resolve(layer) for layer in props.get("Layers", [])]
+            specs[name] = FunctionSpec(
+                name=name,
+                handler=props["Handler"],
+                code_dir=(self.root / props["CodeUri"]).resolve(),
+                layer_dirs=tuple(self._layer_dir(layer) for layer in layers),
+                runtime=self.resolve(props.get("Runtime", "python3.12")),
+                timeout=float(self.resolve(props.get("Timeout", 3))),
+                memory_mb=int(self.resolve(props.get("MemorySize", 128))),
+                environment={k: str(self.resolve(v)) for k, v in env.items()},
+                function_url="FunctionUrlConfig" in props,
+            )
+        return specs
+
+    def _layer_dir(self, layer: str) -> Path:
+        resource = self.resources.get(layer)
+        if resource is None or resource.get("Type") != "AWS::Serverless::LayerVersion":
+            raise TemplateError(f"layer {layer} is not a LayerVersion of this template")
+        return (self.root / resource["Properties"]["ContentUri"]).resolve()
