@@ -18,8 +18,11 @@ class EmbeddedSsm:
     """moto's threaded server; every AWS call a local run makes goes to it."""
 
     def __init__(self, *, port: int = 0) -> None:
+        import logging
+
         from moto.server import ThreadedMotoServer
 
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log on the demo's terminal
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
 
     def start(self) -> EmbeddedSsm:

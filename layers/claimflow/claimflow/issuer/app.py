@@ -76,7 +76,10 @@ def token_reply(issued: IssuedTokens) -> dict[str, Any]:
 def _record_metrics(reply: Mapping[str, Any]) -> None:
     from aws_lambda_powertools import Metrics
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
+    if is_metrics_disabled():  # POWERTOOLS_METRICS_DISABLED (local mode)
+        return
     metrics = Metrics(namespace="claimflow", service="issuer")
     if "access_token" in reply:
         metrics.add_metric(name="TokensIssued", unit=MetricUnit.Count, value=1)

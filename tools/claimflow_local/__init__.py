@@ -1,0 +1,1 @@
+"""Local mode for claimflow: Lambda emulator, embedded services, demo."""
