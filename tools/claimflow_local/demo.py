@@ -92,18 +92,21 @@ def run_dev(*, root: Path = PROJECT_ROOT) -> int:
     with LocalDeployment(root=root, log=sys.stderr, ports=ports) as stack:
         assert stack.emulator is not None and stack.ssm is not None and stack.third_party is not None
         endpoint = TokenEndpoint(IssuerClient("IssuerFunction", client=stack.lambda_client()), port=3000).start()
-        print(f"""
+        print(
+            f"""
 claimflow is running locally (Ctrl-C stops it).
 
   token endpoint (identity stack):  POST {endpoint.url}
       curl -s {endpoint.url} -H 'Content-Type: application/json' -d @events/issuer.user-token.json
   JWKS:                             {stack.jwks_url}
-  discovery:                        {stack.emulator.function_urls['JwksFunction']}.well-known/openid-configuration
+  discovery:                        {stack.emulator.function_urls["JwksFunction"]}.well-known/openid-configuration
   Lambda endpoint:                  {stack.emulator.endpoint_url}
       aws lambda invoke --endpoint-url {stack.emulator.endpoint_url} --function-name IssuerFunction \\
           --cli-binary-format raw-in-base64-out --payload file://events/issuer.user-token.json out.json
   embedded SSM:                     {stack.ssm.url}   third-party stand-in: {stack.third_party.url}
-""", flush=True)
+""",
+            flush=True,
+        )
         stop = {"now": False}
         signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
         try:

@@ -55,7 +55,8 @@ class LocalDeployment:
             keys.init(alg=self.settings.get("signing_algorithm", "RS256"))
         third_party = self.settings.get("third_party", {})
         self.third_party = StubThirdPartyApi(
-            api_key=third_party.get("api_key"), subscribers=third_party.get("lifetime_subscribers", ()),
+            api_key=third_party.get("api_key"),
+            subscribers=third_party.get("lifetime_subscribers", ()),
             port=self.ports.get("third_party", 0),
         ).start()
         overrides = {"Stage": self.settings["stage"], "ThirdPartyApiUrl": self.third_party.url, **self.parameter_overrides}
@@ -101,7 +102,10 @@ class LocalDeployment:
 
         assert self.emulator is not None
         return boto3.client(
-            "lambda", endpoint_url=self.emulator.endpoint_url, region_name="us-east-1",
-            aws_access_key_id="testing", aws_secret_access_key="testing",
+            "lambda",
+            endpoint_url=self.emulator.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
             config=Config(retries={"max_attempts": 0}, read_timeout=60, **config),
         )

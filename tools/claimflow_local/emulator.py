@@ -82,15 +82,23 @@ class _Sandbox:
         assert self.process.stdin is not None
         deadline_ms = time.time() * 1000 + timeout * 1000
         try:
-            self.process.stdin.write(json.dumps({"payload": payload, "request_id": request_id, "deadline_ms": deadline_ms}) + "\n")
+            self.process.stdin.write(
+                json.dumps({"payload": payload, "request_id": request_id, "deadline_ms": deadline_ms}) + "\n"
+            )
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             return {"ok": False, "error": {"errorType": "Runtime.ExitError", "errorMessage": "the runtime exited"}}
         line = self._read_line(timeout=timeout)
         if line is None:
             if self.process.poll() is not None:
-                return {"ok": False, "error": {"errorType": "Runtime.ExitError",
-                                               "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status {self.process.returncode}"}}
+                return {
+                    "ok": False,
+                    "error": {
+                        "errorType": "Runtime.ExitError",
+                        "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: "
+                        f"exit status {self.process.returncode}",
+                    },
+                }
             return None
         answer: dict[str, Any] = json.loads(line)
         return answer
@@ -141,8 +149,10 @@ class _Pool:
             answer = sandbox.invoke(payload, request_id=request_id, timeout=self.spec.timeout)
             if answer is None:  # timed out: Lambda freezes and discards the sandbox
                 sandbox.kill()
-                body = {"errorType": "Sandbox.Timedout",
-                        "errorMessage": f"RequestId: {request_id} Error: Task timed out after {self.spec.timeout:.2f} seconds"}
+                body = {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": f"RequestId: {request_id} Error: Task timed out after {self.spec.timeout:.2f} seconds",
+                }
                 return InvokeResult(json.dumps(body).encode(), "Unhandled", cold, (time.perf_counter() - started) * 1000)
             keep = sandbox.alive
             if answer.get("ok"):
@@ -229,16 +239,22 @@ class LambdaEmulator:
         probe = Template.load(self._template_path, parameter_overrides=self._overrides)
         url_functions = [s for s in probe.functions().values() if s.function_url]
         for spec in url_functions:
-            server = _Server(("127.0.0.1", self._url_ports.get(spec.name, 0)), _url_handler(self, spec.name))
-            self._servers.append(server)
-            self.function_urls[spec.name] = f"http://127.0.0.1:{server.server_address[1]}/"
+            url_server = _Server(("127.0.0.1", self._url_ports.get(spec.name, 0)), _url_handler(self, spec.name))
+            self._servers.append(url_server)
+            self.function_urls[spec.name] = f"http://127.0.0.1:{url_server.server_address[1]}/"
         invoke_server = _Server(("127.0.0.1", self._port), _invoke_handler(self))
         self._servers.insert(0, invoke_server)
         # Functions that invoke functions (the issuer) reach this emulator, as in AWS they reach Lambda.
         own = {"AWS_ENDPOINT_URL_LAMBDA": self.endpoint_url}
         template = Template.load(self._template_path, parameter_overrides=self._overrides, function_urls=self.function_urls)
         for name, spec in template.functions().items():
-            env = {**_base_env(spec), **own, **spec.environment, **self._env_vars.get("Parameters", {}), **self._env_vars.get(name, {})}
+            env = {
+                **_base_env(spec),
+                **own,
+                **spec.environment,
+                **self._env_vars.get("Parameters", {}),
+                **self._env_vars.get(name, {}),
+            }
             self.pools[name] = _Pool(spec, env, self._max_concurrency, self._log)
         for server in self._servers:
             threading.Thread(target=server.serve_forever, name=f"emulator-{server.server_address[1]}", daemon=True).start()
@@ -313,12 +329,18 @@ def _invoke_handler(emulator: LambdaEmulator) -> type[BaseHTTPRequestHandler]:
             if not (path.startswith(_INVOKE_PATH) and path.endswith("/invocations")):
                 self._error(404, "ResourceNotFoundException", f"unsupported path {path}")
                 return
-            name = _function_name(path[len(_INVOKE_PATH): -len("/invocations")])
+            name = _function_name(path[len(_INVOKE_PATH) : -len("/invocations")])
             if name not in emulator.pools:
-                self._error(404, "ResourceNotFoundException", f"Function not found: arn:aws:lambda:us-east-1:123456789012:function:{name}")
+                self._error(
+                    404, "ResourceNotFoundException", f"Function not found: arn:aws:lambda:us-east-1:123456789012:function:{name}"
+                )
                 return
             if length > MAX_PAYLOAD_BYTES:
-                self._error(413, "RequestTooLargeException", f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the InvokeFunction operation")
+                self._error(
+                    413,
+                    "RequestTooLargeException",
+                    f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the InvokeFunction operation",
+                )
                 return
             try:
                 payload = json.loads(raw or b"{}")
@@ -342,7 +364,9 @@ def _invoke_handler(emulator: LambdaEmulator) -> type[BaseHTTPRequestHandler]:
             if result.function_error:
                 headers["X-Amz-Function-Error"] = result.function_error
             if self.headers.get("X-Amz-Log-Type") == "Tail":
-                headers["X-Amz-Log-Result"] = base64.b64encode(f"REPORT Duration: {result.duration_ms:.2f} ms\n".encode()).decode()
+                headers["X-Amz-Log-Result"] = base64.b64encode(
+                    f"REPORT Duration: {result.duration_ms:.2f} ms\n".encode()
+                ).decode()
             self._send(200, result.payload, headers)
 
     return InvokeHandler
@@ -370,8 +394,13 @@ def _url_handler(emulator: LambdaEmulator, function: str) -> type[BaseHTTPReques
                     "accountId": "anonymous",
                     "apiId": "local",
                     "domainName": self.headers.get("Host", "127.0.0.1"),
-                    "http": {"method": self.command, "path": parts.path, "protocol": "HTTP/1.1",
-                             "sourceIp": self.client_address[0], "userAgent": self.headers.get("User-Agent", "")},
+                    "http": {
+                        "method": self.command,
+                        "path": parts.path,
+                        "protocol": "HTTP/1.1",
+                        "sourceIp": self.client_address[0],
+                        "userAgent": self.headers.get("User-Agent", ""),
+                    },
                     "requestId": str(uuid.uuid4()),
                     "routeKey": "$default",
                     "stage": "$default",

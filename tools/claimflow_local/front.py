@@ -69,8 +69,10 @@ def _handler(issuer: IssuerClient) -> type[BaseHTTPRequestHandler]:
             try:
                 response = issuer.request_tokens(request)
             except IssuerRefusedError as refused:
-                self._json(HTTP_STATUS.get(refused.error_code, 400),
-                           {"error": refused.error_code, "error_description": refused.description, "workflows": refused.workflows})
+                self._json(
+                    HTTP_STATUS.get(refused.error_code, 400),
+                    {"error": refused.error_code, "error_description": refused.description, "workflows": refused.workflows},
+                )
                 return
             except IssuerUnavailableError as error:
                 self._json(503, {"error": "temporarily_unavailable", "error_description": error.description})

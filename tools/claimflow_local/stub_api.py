@@ -116,7 +116,7 @@ def _handler(behaviour: _Behaviour) -> type[BaseHTTPRequestHandler]:
             if authorization is not None and behaviour.api_key and authorization != f"Bearer {behaviour.api_key}":
                 self._answer(401, b'{"error":"bad api key"}')
                 return
-            user_id = self.path[len("/api/user/"):]
+            user_id = self.path[len("/api/user/") :]
             body = {"id": user_id, "lifetime_subscriber": user_id in behaviour.subscribers}
             self._answer(200, json.dumps(body).encode())
 

@@ -38,13 +38,30 @@ def _intrinsic(name: str):  # type: ignore[no-untyped-def]
         elif isinstance(node, yaml.SequenceNode):
             value = loader.construct_sequence(node, deep=True)
         else:
+            assert isinstance(node, yaml.MappingNode)
             value = loader.construct_mapping(node, deep=True)
         return {"Ref" if name == "Ref" else name: value}
 
     return construct
 
 
-for _tag in ("Ref", "Sub", "GetAtt", "If", "Equals", "Not", "And", "Or", "Join", "Select", "Split", "FindInMap", "Base64", "ImportValue", "Condition"):
+for _tag in (
+    "Ref",
+    "Sub",
+    "GetAtt",
+    "If",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "Join",
+    "Select",
+    "Split",
+    "FindInMap",
+    "Base64",
+    "ImportValue",
+    "Condition",
+):
     _full = "Ref" if _tag == "Ref" else ("Condition" if _tag == "Condition" else f"Fn::{_tag}")
     _Loader.add_constructor(f"!{_tag}", _intrinsic(_full))
 
@@ -103,7 +120,7 @@ class Template:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self._ref(arg)
             if key == "Fn::GetAtt":
@@ -121,7 +138,13 @@ class Template:
         return {k: self.resolve(v) for k, v in value.items()}
 
     def _ref(self, name: str) -> str:
-        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::StackName": "claimflow-local", "AWS::NoValue": ""}
+        pseudo = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::StackName": "claimflow-local",
+            "AWS::NoValue": "",
+        }
         if name in pseudo:
             return pseudo[name]
         parameters = self.parameters()
@@ -159,7 +182,7 @@ class Template:
 
     def _evaluate(self, expression: Any) -> Any:
         if isinstance(expression, dict) and len(expression) == 1:
-            (key, arg), = expression.items()
+            ((key, arg),) = expression.items()
             if key == "Fn::Equals":
                 return self.resolve(arg[0]) == self.resolve(arg[1])
             if key == "Fn::Not":
@@ -203,4 +226,4 @@ class Template:
         resource = self.resources.get(layer)
         if resource is None or resource.get("Type") != "AWS::Serverless::LayerVersion":
             raise TemplateError(f"layer {layer} is not a LayerVersion of this template")
-        return (self.root / resource["Properties"]["ContentUri"]).resolve()
+        return (self.root / str(resource["Properties"]["ContentUri"])).resolve()

@@ -56,8 +56,12 @@ def main():
         if init_error is not None:
             protocol.write(json.dumps({"ok": False, "error": init_error}) + "\n")
             continue
-        context = Context(message["request_id"], message["deadline_ms"], os.environ["AWS_LAMBDA_FUNCTION_NAME"],
-                          int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")))
+        context = Context(
+            message["request_id"],
+            message["deadline_ms"],
+            os.environ["AWS_LAMBDA_FUNCTION_NAME"],
+            int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")),
+        )
         try:
             result = handler(message["payload"], context)
             try:

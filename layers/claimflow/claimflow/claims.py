@@ -79,7 +79,7 @@ class CustomClaims(MutableMapping[str, Any]):
     Attribute access works as in the seed (``access_token.lifetime_subscriber = True``).
     """
 
-    __slots__ = ("_token", "_claims", "_patch")
+    __slots__ = ("_claims", "_patch", "_token")
 
     def __init__(self, token: TokenKind, current: Mapping[str, Any] | None = None) -> None:
         object.__setattr__(self, "_token", token)

@@ -70,16 +70,30 @@ def token_request(
     correlation_id: str | None = None,
 ) -> dict[str, Any]:
     """Build a token request (contract v1) from what the identity stack decided."""
-    request: dict[str, Any] = {"contract": TOKEN_REQUEST, "trigger": trigger, "event": dict(event), "client_id": client_id,
-                               "audience": list(audience), "scope": list(scope)}
-    optional = {"subject": subject, "organization": organization, "nonce": nonce, "auth_time": auth_time,
-                "claims": claims, "correlation_id": correlation_id}
+    request: dict[str, Any] = {
+        "contract": TOKEN_REQUEST,
+        "trigger": trigger,
+        "event": dict(event),
+        "client_id": client_id,
+        "audience": list(audience),
+        "scope": list(scope),
+    }
+    optional = {
+        "subject": subject,
+        "organization": organization,
+        "nonce": nonce,
+        "auth_time": auth_time,
+        "claims": claims,
+        "correlation_id": correlation_id,
+    }
     request.update({k: v for k, v in optional.items() if v is not None})
     return request
 
 
 class IssuerClient:
-    def __init__(self, function_name: str, *, client: BaseClient | None = None, max_attempts: int = 3, read_timeout: float = 25.0) -> None:
+    def __init__(
+        self, function_name: str, *, client: BaseClient | None = None, max_attempts: int = 3, read_timeout: float = 25.0
+    ) -> None:
         self.function_name = function_name
         self._client = client
         self._max_attempts = max_attempts
@@ -91,22 +105,35 @@ class IssuerClient:
             import boto3
             from botocore.config import Config
 
-            self._client = boto3.client("lambda", config=Config(
-                read_timeout=self._read_timeout, connect_timeout=2, retries={"max_attempts": self._max_attempts, "mode": "standard"}))
+            self._client = boto3.client(
+                "lambda",
+                config=Config(
+                    read_timeout=self._read_timeout,
+                    connect_timeout=2,
+                    retries={"max_attempts": self._max_attempts, "mode": "standard"},
+                ),
+            )
         return self._client
 
     def request_tokens(self, request: Mapping[str, Any]) -> TokenResponse:
         try:
-            response = self.client.invoke(FunctionName=self.function_name, InvocationType="RequestResponse",
-                                          Payload=json.dumps(request).encode())
+            response = self.client.invoke(
+                FunctionName=self.function_name, InvocationType="RequestResponse", Payload=json.dumps(request).encode()
+            )
             body = json.loads(response["Payload"].read())
         except Exception as error:
-            raise IssuerUnavailableError(f"the issuer {self.function_name} could not be invoked: {type(error).__name__}: {error}") from error
+            raise IssuerUnavailableError(
+                f"the issuer {self.function_name} could not be invoked: {type(error).__name__}: {error}"
+            ) from error
         if response.get("FunctionError") or not isinstance(body, dict):
             raise IssuerUnavailableError(f"the issuer {self.function_name} failed: {str(body)[:512]}")
         if "error" in body:
             raise IssuerRefusedError(str(body["error"]), str(body.get("error_description", "")), body.get("workflows", []))
         return TokenResponse(
-            access_token=body["access_token"], token_type=body["token_type"], expires_in=int(body["expires_in"]),
-            scope=body.get("scope", ""), id_token=body.get("id_token"), workflows=body.get("workflows", []),
+            access_token=body["access_token"],
+            token_type=body["token_type"],
+            expires_in=int(body["expires_in"]),
+            scope=body.get("scope", ""),
+            id_token=body.get("id_token"),
+            workflows=body.get("workflows", []),
         )

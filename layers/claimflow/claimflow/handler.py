@@ -83,8 +83,14 @@ def create_handler(
     if not callable(function):
         raise InvalidSettingsError("create_handler needs the workflow function as its second argument")
 
-    def reply(outcome: str, started: float, *, patches: dict[str, Any] | None = None,
-              reason: str | None = None, error: dict[str, str] | None = None) -> dict[str, Any]:
+    def reply(
+        outcome: str,
+        started: float,
+        *,
+        patches: dict[str, Any] | None = None,
+        reason: str | None = None,
+        error: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         return {
             "contract": WORKFLOW_INVOCATION,
             "workflow_id": settings.id,
@@ -141,7 +147,7 @@ def create_handler(
         if invocation.denial is not None:
             log.info("workflow denied access", extra={"reason": invocation.denial})
             return reply("denied", started, reason=svc.secrets.redact(invocation.denial))
-        patches = {
+        patches: dict[str, dict[str, Any]] = {
             kind.value: {
                 "set": mapping.patch,
                 "reset": bool(settings.option(TOKEN_BINDINGS[kind], "resetClaims", False)),
@@ -149,8 +155,14 @@ def create_handler(
             for kind, mapping in claims.items()
         }
         done = reply("ok", started, patches=patches)
-        log.info("workflow finished", extra={"outcome": "ok", "duration_ms": done["duration_ms"],
-                                             "claims_set": sorted(n for p in patches.values() for n in p["set"])})
+        log.info(
+            "workflow finished",
+            extra={
+                "outcome": "ok",
+                "duration_ms": done["duration_ms"],
+                "claims_set": sorted(n for p in patches.values() for n in p["set"]),
+            },
+        )
         return done
 
     lambda_handler.__wrapped__ = function  # type: ignore[attr-defined]

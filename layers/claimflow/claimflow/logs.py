@@ -44,26 +44,26 @@ class _Console:
     lines go to the workflow's structured log with its id, trigger and correlation id.
     """
 
-    def _emit(self, level: int, args: tuple[Any, ...]) -> None:
+    def _emit(self, level: str, args: tuple[Any, ...]) -> None:
         from claimflow.runtime import _current
 
         invocation = _current.get()
-        service = invocation.settings.id if invocation else "claimflow"
-        logger_for(service).log(level, " ".join(str(a) for a in args))
+        logger = logger_for(invocation.settings.id if invocation else "claimflow")
+        getattr(logger, level)(" ".join(str(a) for a in args))
 
     def log(self, *args: Any) -> None:
-        self._emit(logging.INFO, args)
+        self._emit("info", args)
 
     info = log
 
     def warn(self, *args: Any) -> None:
-        self._emit(logging.WARNING, args)
+        self._emit("warning", args)
 
     def error(self, *args: Any) -> None:
-        self._emit(logging.ERROR, args)
+        self._emit("error", args)
 
     def debug(self, *args: Any) -> None:
-        self._emit(logging.DEBUG, args)
+        self._emit("debug", args)
 
 
 console = _Console()

@@ -123,9 +123,9 @@ class InMemoryParameterStore(ParameterStore):
         self._check_reachable()
         prefix = path.rstrip("/") + "/"
         return {
-            name[len(prefix):]: parameter
+            name[len(prefix) :]: parameter
             for name, parameter in self.parameters.items()
-            if name.startswith(prefix) and "/" not in name[len(prefix):]
+            if name.startswith(prefix) and "/" not in name[len(prefix) :]
         }
 
     def _get(self, name: str) -> Parameter | None:

@@ -36,7 +36,7 @@ def _checked_address(host: str, port: int, allow_private: bool) -> str:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
         raise OSError(f"cannot resolve {host}: {error}") from error
-    addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
     for address in addresses:
         refusal = address_refusal(address, allow_private=allow_private)
         if refusal:
@@ -47,7 +47,7 @@ def _checked_address(host: str, port: int, allow_private: bool) -> str:
 def _guarded(connection_class: type[HTTPConnection], allow_private: bool) -> type[HTTPConnection]:
     class GuardedConnection(connection_class):  # type: ignore[valid-type,misc]
         def _new_conn(self) -> socket.socket:
-            name = self._dns_host
+            name: str = self._dns_host  # type: ignore[has-type]
             self._dns_host = _checked_address(name, self.port, allow_private)
             try:
                 return super()._new_conn()  # type: ignore[no-any-return]
@@ -70,7 +70,7 @@ class _GuardedAdapter(HTTPAdapter):
             ConnectionCls = _guarded(HTTPConnection, allow)
 
         class TlsPool(HTTPSConnectionPool):
-            ConnectionCls = _guarded(HTTPSConnection, allow)
+            ConnectionCls = _guarded(HTTPSConnection, allow)  # type: ignore[assignment]
 
         self.poolmanager.pool_classes_by_scheme = {"http": Pool, "https": TlsPool}
 

@@ -100,23 +100,21 @@ _ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 
 def _parse_trigger(value: object) -> WorkflowTrigger:
     try:
-        return WorkflowTrigger(value)
+        return WorkflowTrigger(str(value) if isinstance(value, str) else "")
     except ValueError:
         supported = ", ".join(t.value for t in WorkflowTrigger)
         if value in UNSUPPORTED_TRIGGERS:
             raise InvalidSettingsError(
                 f"workflow_settings.trigger: '{value}' is a seed trigger claimflow does not run yet; use one of: {supported}"
             ) from None
-        raise InvalidSettingsError(
-            f"workflow_settings.trigger: {value!r} is not a trigger; use one of: {supported}"
-        ) from None
+        raise InvalidSettingsError(f"workflow_settings.trigger: {value!r} is not a trigger; use one of: {supported}") from None
 
 
 def _parse_failure_policy(value: object) -> FailurePolicy:
     # The seed spells it {"action": "stop"}; a plain string is accepted too.
     action = value.get("action") if isinstance(value, Mapping) else value
     try:
-        return FailurePolicy(action)
+        return FailurePolicy(action if isinstance(action, str) else "")
     except ValueError:
         raise InvalidSettingsError(
             f"workflow_settings.failure_policy: {value!r} is not a policy; use 'stop' or 'continue'"
@@ -132,9 +130,7 @@ def _parse_bindings(value: object, trigger: WorkflowTrigger) -> Mapping[Binding,
         try:
             binding = Binding(name)
         except ValueError:
-            raise InvalidSettingsError(
-                f"workflow_settings.bindings: {name!r} is not a binding; use one of: {known}"
-            ) from None
+            raise InvalidSettingsError(f"workflow_settings.bindings: {name!r} is not a binding; use one of: {known}") from None
         options = {} if options is None else options
         if not isinstance(options, Mapping):
             raise InvalidSettingsError(f"workflow_settings.bindings['{name}'] options must be a mapping, e.g. {{}}")
@@ -142,13 +138,9 @@ def _parse_bindings(value: object, trigger: WorkflowTrigger) -> Mapping[Binding,
         for option, option_value in options.items():
             if option not in allowed:
                 hint = ", ".join(allowed) or "none"
-                raise InvalidSettingsError(
-                    f"workflow_settings.bindings['{name}']: unknown option {option!r} (accepted: {hint})"
-                )
+                raise InvalidSettingsError(f"workflow_settings.bindings['{name}']: unknown option {option!r} (accepted: {hint})")
             if not isinstance(option_value, allowed[option]):
-                raise InvalidSettingsError(
-                    f"workflow_settings.bindings['{name}'].{option} must be a {allowed[option].__name__}"
-                )
+                raise InvalidSettingsError(f"workflow_settings.bindings['{name}'].{option} must be a {allowed[option].__name__}")
         parsed[binding] = MappingProxyType(dict(options))
     for token, binding in TOKEN_BINDINGS.items():
         if binding in parsed and token not in TRIGGER_TOKENS[trigger]:
@@ -175,8 +167,7 @@ class WorkflowSettings:
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not _ID_PATTERN.match(self.id):
             raise InvalidSettingsError(
-                f"workflow_settings.id: {self.id!r} must start with a letter and hold at most 64 "
-                "letters, digits, '-' or '_'"
+                f"workflow_settings.id: {self.id!r} must start with a letter and hold at most 64 letters, digits, '-' or '_'"
             )
         trigger = _parse_trigger(self.trigger)
         object.__setattr__(self, "trigger", trigger)

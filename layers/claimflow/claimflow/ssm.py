@@ -45,7 +45,7 @@ class SsmParameterStore(ParameterStore):
             )
             for page in pages:
                 for item in page["Parameters"]:
-                    key = item["Name"][len(prefix):] if item["Name"].startswith(prefix) else item["Name"].rsplit("/", 1)[-1]
+                    key = item["Name"][len(prefix) :] if item["Name"].startswith(prefix) else item["Name"].rsplit("/", 1)[-1]
                     found[key] = Parameter(item["Name"], item["Value"], item["Type"] == "SecureString")
         except Exception as error:  # botocore raises many types; all mean "SSM did not answer"
             raise ParameterStoreError(f"SSM GetParametersByPath {prefix} failed: {_describe(error)}") from error

@@ -31,4 +31,4 @@ __all__ = [
     "parse_token_request",
 ]
 
-from claimflow.errors import WorkflowInvocationError  # noqa: E402  (re-exported for invoker authors)
+from claimflow.errors import WorkflowInvocationError

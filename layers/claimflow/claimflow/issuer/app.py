@@ -89,7 +89,9 @@ def _record_metrics(reply: Mapping[str, Any]) -> None:
         metrics.add_metric(name="IssuanceErrors", unit=MetricUnit.Count, value=1)
     metrics.flush_metrics()
     for run in reply.get("workflows", []):
-        with single_metric(name="WorkflowDuration", unit=MetricUnit.Milliseconds, value=run["duration_ms"], namespace="claimflow") as metric:
+        with single_metric(
+            name="WorkflowDuration", unit=MetricUnit.Milliseconds, value=run["duration_ms"], namespace="claimflow"
+        ) as metric:
             metric.add_dimension(name="workflow", value=run["id"])
             metric.add_dimension(name="outcome", value=run["outcome"])
 
@@ -103,8 +105,10 @@ def error_reply(error: Exception) -> dict[str, Any]:
     report = getattr(error, "report", None)
     if report is not None:
         reply["workflows"] = report
-    _log.warning("token refused", extra={"error": error.error_code, "error_type": type(error).__name__,
-                                         "error_description": error.description})
+    _log.warning(
+        "token refused",
+        extra={"error": error.error_code, "error_type": type(error).__name__, "error_description": error.description},
+    )
     return reply
 
 
@@ -115,8 +119,10 @@ def handle(issuer: TokenIssuer, event: Any) -> dict[str, Any]:
     except Exception as error:  # every failure becomes a clean OAuth reply
         return error_reply(error)
     for conflict in issued.conflicts:
-        _log.warning("claim written by two workflows; the later wins", extra={
-            "token": conflict.token.value, "claim": conflict.claim, "earlier": conflict.earlier, "later": conflict.later})
+        _log.warning(
+            "claim written by two workflows; the later wins",
+            extra={"token": conflict.token.value, "claim": conflict.claim, "earlier": conflict.earlier, "later": conflict.later},
+        )
     for run in issued.report:
         if run["outcome"] == "failed":
             _log.warning("workflow failed; token issued without its patch (failure policy continue)", extra=run)

@@ -38,12 +38,16 @@ class KeyManager:
 
     def init(self, *, alg: str, force: bool = False, now: int | None = None) -> KeySet:
         if self.load() is not None and not force:
-            raise ClaimflowError(f"a key set already exists at {self.paths.signing_keyset}; use 'rotate', or --force to replace it")
+            raise ClaimflowError(
+                f"a key set already exists at {self.paths.signing_keyset}; use 'rotate', or --force to replace it"
+            )
         keyset = KeySet.initial(alg, now=int(time.time()) if now is None else now)
         self.save(keyset)
         return keyset
 
-    def update(self, step: str, *, now: int | None = None, grace_seconds: int = 3600, keep_previous: int = 1, alg: str | None = None) -> KeySet:
+    def update(
+        self, step: str, *, now: int | None = None, grace_seconds: int = 3600, keep_previous: int = 1, alg: str | None = None
+    ) -> KeySet:
         keyset = self.load()
         if keyset is None:
             raise ClaimflowError(f"no key set at {self.paths.signing_keyset}; run 'init' first")
@@ -63,7 +67,10 @@ class KeyManager:
 
 
 def describe(keyset: KeySet) -> str:
-    return "\n".join(f"{k.status:9} {k.kid}  {k.alg}  created {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(k.created_at))}Z" for k in keyset.keys)
+    return "\n".join(
+        f"{k.status:9} {k.kid}  {k.alg}  created {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(k.created_at))}Z"
+        for k in keyset.keys
+    )
 
 
 def main(argv: Sequence[str] | None = None, *, store: ParameterStore | None = None) -> int:
@@ -89,7 +96,9 @@ def main(argv: Sequence[str] | None = None, *, store: ParameterStore | None = No
                 raise ClaimflowError(f"no key set at {manager.paths.signing_keyset}; run 'init' first")
             keyset = loaded
         else:
-            keyset = manager.update(args.command, grace_seconds=args.grace_seconds, keep_previous=args.keep_previous, alg=args.alg)
+            keyset = manager.update(
+                args.command, grace_seconds=args.grace_seconds, keep_previous=args.keep_previous, alg=args.alg
+            )
     except ClaimflowError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -60,8 +60,8 @@ def _checked(run: WorkflowRun, tokens: Sequence[TokenKind], minted: Mapping[Toke
     if reply["outcome"] == "denied":
         return "denied", reply["reason"]
     if reply["outcome"] == "failed":
-        error = reply["error"]
-        return "failed", f"{error['type']}: {error['message']}"
+        failure = reply["error"]
+        return "failed", f"{failure['type']}: {failure['message']}"
     patches: dict[TokenKind, tuple[dict[str, Any], bool]] = {}
     for name, patch in reply["patches"].items():
         token = TokenKind(name)

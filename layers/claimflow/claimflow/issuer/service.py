@@ -94,7 +94,9 @@ class TokenIssuer:
             skipped_failures=merged.skipped_failures,
         )
 
-    def _payload(self, registration: WorkflowRegistration, request: TokenRequest, correlation_id: str, timeout_ms: int) -> dict[str, Any]:
+    def _payload(
+        self, registration: WorkflowRegistration, request: TokenRequest, correlation_id: str, timeout_ms: int
+    ) -> dict[str, Any]:
         return {
             "contract": WORKFLOW_INVOCATION,
             "workflow_id": registration.id,
@@ -122,7 +124,9 @@ class TokenIssuer:
             except FutureTimeout:
                 waited = (time.monotonic() - started) * 1000
                 limit = "issuance budget" if own_deadline == deadline else "workflow deadline"
-                runs.append(WorkflowRun(registration, failure=f"did not answer within {waited:.0f} ms ({limit})", duration_ms=waited))
+                runs.append(
+                    WorkflowRun(registration, failure=f"did not answer within {waited:.0f} ms ({limit})", duration_ms=waited)
+                )
         return runs
 
     def _invoke(self, registration: WorkflowRegistration, payload: Mapping[str, Any], timeout_ms: int) -> WorkflowRun:

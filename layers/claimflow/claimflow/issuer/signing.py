@@ -106,12 +106,20 @@ class KeySet:
             if document.get("version") != KEYSET_VERSION:
                 raise ValueError(f"version must be {KEYSET_VERSION}")
             keys = tuple(
-                KeyEntry(kid=str(k["kid"]), alg=str(k["alg"]), status=str(k["status"]), created_at=int(k["created_at"]), jwk=dict(k["jwk"]))
+                KeyEntry(
+                    kid=str(k["kid"]),
+                    alg=str(k["alg"]),
+                    status=str(k["status"]),
+                    created_at=int(k["created_at"]),
+                    jwk=dict(k["jwk"]),
+                )
                 for k in document["keys"]
             )
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             # Never include the text: it holds private keys.
-            raise SigningKeyError(f"the signing key set is malformed ({type(error).__name__}: {error}); re-create it with 'keys init'") from None
+            raise SigningKeyError(
+                f"the signing key set is malformed ({type(error).__name__}: {error}); re-create it with 'keys init'"
+            ) from None
         return cls._checked(keys)
 
     @classmethod
