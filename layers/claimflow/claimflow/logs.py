@@ -5,6 +5,7 @@ and the seed's ``console`` object on top of them.
 from __future__ import annotations
 
 import logging
+import sys
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,19 @@ def logger_for(service: str) -> Logger:
         def format(self, record: logging.LogRecord) -> str:
             return secrets.redact(super().format(record))
 
-    return Logger(service=service, logger_formatter=RedactingFormatter(), use_rfc3339=True)
+    return Logger(service=service, logger_formatter=RedactingFormatter(), logger_handler=_StdoutHandler(), use_rfc3339=True)
+
+
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stdout`` is now (Lambda's log stream; a test's capture)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
 
 
 class _Console:

@@ -17,6 +17,7 @@ from claimflow.config import SsmPaths
 from claimflow.env import EnvironmentVariable, EnvironmentVariables, SecretRegistry
 from claimflow.errors import BindingNotAvailableError, ClaimflowError
 from claimflow.events import EventView
+from claimflow.logs import container_secrets
 from claimflow.settings import TOKEN_BINDINGS, Binding, TokenKind, WorkflowSettings
 
 if TYPE_CHECKING:
@@ -50,7 +51,8 @@ class WorkflowServices:
 
     local_mode: bool = False
     paths: SsmPaths = field(default_factory=SsmPaths)
-    secrets: SecretRegistry = field(default_factory=SecretRegistry)
+    # One registry per container, shared with the log formatter, so every sink redacts alike.
+    secrets: SecretRegistry = field(default_factory=container_secrets)
     fetch_timeout: float = 5.0
     fetch_max_bytes: int = 1 << 20
     env_max_age: float = 60.0

@@ -27,6 +27,14 @@ class WorkflowRegistration:
     failure_policy: FailurePolicy = FailurePolicy.STOP
     timeout_ms: int = DEFAULT_WORKFLOW_TIMEOUT_MS
 
+    def __post_init__(self) -> None:
+        # Accept the wire spellings ("user:tokens_generation", "continue") as well as the enums.
+        try:
+            object.__setattr__(self, "trigger", WorkflowTrigger(self.trigger))
+            object.__setattr__(self, "failure_policy", FailurePolicy(self.failure_policy))
+        except ValueError as error:
+            raise ConfigurationError(f"workflow registry entry '{self.id}': {error}") from None
+
 
 class WorkflowRegistry:
     """The ordered registrations per trigger."""
@@ -64,14 +72,13 @@ def _entry(index: int, entry: Any) -> WorkflowRegistration:
     for name in ("id", "trigger", "function"):
         if not isinstance(entry.get(name), str) or not entry[name]:
             raise ConfigurationError(f"{where}.{name} must be a non-empty string")
-    try:
-        trigger = WorkflowTrigger(entry["trigger"])
-        policy = FailurePolicy(entry.get("failure_policy", "stop"))
-    except ValueError as error:
-        raise ConfigurationError(f"{where}: {error}") from None
     timeout = entry.get("timeout_ms", DEFAULT_WORKFLOW_TIMEOUT_MS)
     if not isinstance(timeout, int) or not 1 <= timeout <= 900_000:
         raise ConfigurationError(f"{where}.timeout_ms must be a whole number of milliseconds, 1-900000")
     return WorkflowRegistration(
-        id=entry["id"], trigger=trigger, function=entry["function"], failure_policy=policy, timeout_ms=timeout
+        id=entry["id"],
+        trigger=entry["trigger"],
+        function=entry["function"],
+        failure_policy=entry.get("failure_policy", FailurePolicy.STOP),
+        timeout_ms=timeout,
     )

@@ -1,0 +1,47 @@
+"""Fixtures every tier shares: loading workflow modules as Lambda would, sample events,
+and clearing the container caches between tests (as Powertools' clear_caches)."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from claimflow.handler import clear_caches
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = ROOT / "events"
+FUNCTIONS = ROOT / "functions"
+SEED_WORKFLOWS = {
+    "addThirdPartyDataToAccessToken": "add_third_party_data_to_access_token",
+    "addThirdPartyDataUsingEnvs": "add_third_party_data_using_envs",
+}
+_counter = itertools.count()
+
+
+def load_workflow(directory: str) -> ModuleType:
+    """Import functions/<directory>/app.py afresh, as a new Lambda container would."""
+    path = FUNCTIONS / directory / "app.py"
+    spec = importlib.util.spec_from_file_location(f"workflow_{directory}_{next(_counter)}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def sample(name: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return document
+
+
+@pytest.fixture(autouse=True)
+def _fresh_container() -> Iterator[None]:
+    clear_caches()
+    yield
+    clear_caches()

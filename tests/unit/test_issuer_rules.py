@@ -1,0 +1,252 @@
+"""Every rule the issuer keeps: standard claims, concurrency, merge order and conflicts,
+failure policy, denial, deadlines and budget, re-checks, size, and the OAuth error shape."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import jwt
+import pytest
+
+from claimflow import AccessDeniedError, TokenRequestError, TokenTooLargeError, WorkflowFailedError
+from claimflow.issuer import IssuerConfig, mint_standard_claims, parse_token_request
+from claimflow.issuer.app import handle
+from claimflow.settings import TokenKind
+
+from tests.conftest import sample
+from tests.unit.issuing import issuer_with, keyed_store, patching, reply, user_request
+
+NOW = 1_800_000_000
+
+
+def decode(token: str) -> dict[str, Any]:
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return claims
+
+
+def test_access_token_carries_rfc9068_claims_and_typ() -> None:
+    issued = issuer_with([]).issue(user_request())
+    access = issued.tokens[TokenKind.ACCESS]
+    assert jwt.get_unverified_header(access)["typ"] == "at+jwt"
+    claims = decode(access)
+    assert claims["iss"] == "https://issuer.test"
+    assert claims["sub"] == "kp_6a0713b9e5d14c3e9a2f0c4d8b7e1f21"
+    assert claims["aud"] == "https://api.example.com/v1"
+    assert (claims["iat"], claims["exp"]) == (NOW, NOW + 3600)
+    assert claims["client_id"] == "f77dbc2e9a104b6e8c3d5a7b9e1f2c4d"
+    assert claims["scope"] == "openid profile email"
+    assert len(claims["jti"]) >= 16
+
+
+def test_id_token_follows_oidc_core_and_only_with_openid_scope() -> None:
+    issued = issuer_with([]).issue(user_request())
+    id_claims = decode(issued.tokens[TokenKind.ID])
+    assert id_claims["aud"] == id_claims["azp"] == "f77dbc2e9a104b6e8c3d5a7b9e1f2c4d"
+    assert (id_claims["nonce"], id_claims["auth_time"]) == ("n-0S6_WzA2Mj", 1795670000)
+    assert TokenKind.ID not in issuer_with([]).issue(user_request(scope=["profile"])).tokens
+
+
+def test_m2m_token_is_a_client_credentials_access_token() -> None:
+    config = IssuerConfig(issuer_url="https://issuer.test", m2m_token_ttl=600)
+    request = parse_token_request(sample("issuer.m2m-token.json"), config)
+    claims = mint_standard_claims(request, config, clock=lambda: NOW, new_jti=lambda: "j1")[TokenKind.M2M]
+    assert claims == {"iss": "https://issuer.test", "sub": "m2m_3c9e2a7f41d8", "aud": "https://api.example.com/v1", "iat": NOW,
+                      "exp": NOW + 600, "jti": "j1", "client_id": "m2m_3c9e2a7f41d8", "scope": "read:reports", "gty": "client_credentials"}
+
+
+def test_workflows_run_concurrently_so_latency_is_the_slowest_not_the_sum() -> None:
+    issuer = issuer_with([("a", patching("a", {"x": 1}, sleep=0.2), "stop"), ("b", patching("b", {"y": 2}, sleep=0.2), "stop")])
+    started = time.perf_counter()
+    issued = issuer.issue(user_request())
+    elapsed = time.perf_counter() - started
+    assert elapsed < 0.35, f"two 200 ms workflows took {elapsed * 1000:.0f} ms"
+    assert decode(issued.tokens[TokenKind.ACCESS])["x"] == 1
+
+
+def test_patches_merge_in_configured_order_and_a_conflict_is_reported() -> None:
+    issuer = issuer_with([("first", patching("first", {"plan": "free", "a": 1}, sleep=0.05), "stop"),
+                          ("second", patching("second", {"plan": "pro"}), "stop")])
+    issued = issuer.issue(user_request())
+    claims = decode(issued.tokens[TokenKind.ACCESS])
+    assert (claims["plan"], claims["a"]) == ("pro", 1)
+    assert [(c.claim, c.earlier, c.later) for c in issued.conflicts] == [("plan", "first", "second")]
+
+
+def test_reset_claims_drops_the_custom_claims_before_it() -> None:
+    issuer = issuer_with([("a", patching("a", {"a": 1}), "stop"), ("b", patching("b", {"b": 2}, reset=True), "stop")])
+    claims = decode(issuer.issue(user_request(claims={"access_token": {"legacy": True}})).tokens[TokenKind.ACCESS])
+    assert "legacy" not in claims and "a" not in claims and claims["b"] == 2
+
+
+def failing(workflow_id: str) -> Any:
+    return lambda payload, context: reply(workflow_id, "failed", error={"type": "FetchError", "code": "temporarily_unavailable",
+                                                                        "message": "fetch https://x: answered HTTP 500"})
+
+
+def test_a_stop_failure_means_no_token_and_names_the_workflow() -> None:
+    issuer = issuer_with([("ok", patching("ok", {"x": 1}), "stop"), ("broken", failing("broken"), "stop")])
+    with pytest.raises(WorkflowFailedError, match="workflow 'broken' failed \\(failure policy stop\\): FetchError"):
+        issuer.issue(user_request())
+
+
+def test_a_continue_failure_issues_the_token_without_that_patch() -> None:
+    def broken_but_patching(payload: Any, context: Any) -> Any:
+        failed = reply("broken", "failed", error={"type": "KeyError", "code": "server_error", "message": "'x'"})
+        failed["patches"] = {"access_token": {"set": {"leaked": True}, "reset": False}}
+        return failed
+
+    issuer = issuer_with([("ok", patching("ok", {"x": 1}), "stop"), ("broken", broken_but_patching, "continue")])
+    issued = issuer.issue(user_request())
+    claims = decode(issued.tokens[TokenKind.ACCESS])
+    assert claims["x"] == 1 and "leaked" not in claims
+    assert issued.skipped_failures == 1
+    assert [(r["id"], r["outcome"]) for r in issued.report] == [("ok", "ok"), ("broken", "failed")]
+
+
+def test_a_denial_wins_over_everything_and_carries_the_reason() -> None:
+    issuer = issuer_with([("broken", failing("broken"), "stop"),
+                          ("guard", lambda p, c: reply("guard", "denied", reason="trial expired"), "continue")])
+    with pytest.raises(AccessDeniedError, match="trial expired"):
+        issuer.issue(user_request())
+
+
+@pytest.mark.parametrize("policy", ["stop", "continue"])
+def test_a_workflow_past_its_deadline_is_a_failure_and_nothing_waits_for_it(policy: str) -> None:
+    issuer = issuer_with([("slow", patching("slow", {"late": True}, sleep=0.6), policy)], timeout_ms=150)
+    started = time.perf_counter()
+    if policy == "stop":
+        with pytest.raises(WorkflowFailedError, match="did not answer within .* ms \\(workflow deadline\\)"):
+            issuer.issue(user_request())
+    else:
+        assert "late" not in decode(issuer.issue(user_request()).tokens[TokenKind.ACCESS])
+    assert time.perf_counter() - started < 0.4
+
+
+def test_the_issuance_budget_bounds_every_workflow() -> None:
+    issuer = issuer_with([("slow", patching("slow", {"late": True}, sleep=0.8), "stop")], timeout_ms=5000, issuance_budget_ms=200)
+    started = time.perf_counter()
+    with pytest.raises(WorkflowFailedError, match="issuance budget"):
+        issuer.issue(user_request())
+    assert time.perf_counter() - started < 0.45
+
+
+@pytest.mark.parametrize(
+    ("claims", "cause"),
+    [
+        ({"sub": "someone-else"}, "'sub' is a reserved claim of the access_token"),
+        ({"scope": "admin"}, "'scope' is a reserved claim"),
+        ({"org_code": "org_other"}, "override the issuer's claim(s) org_code"),
+    ],
+)
+def test_a_misbehaving_reply_cannot_set_reserved_or_minted_claims(claims: dict[str, Any], cause: str) -> None:
+    issuer = issuer_with([("rogue", lambda p, c: reply("rogue", access=claims), "stop")])
+    with pytest.raises(WorkflowFailedError) as failure:
+        issuer.issue(user_request())
+    assert cause in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    "bad_reply",
+    [
+        None,
+        "not an object",
+        {"outcome": "ok"},
+        {**reply("other"), "workflow_id": "other"},
+        {**reply("mal"), "patches": {"access_token": {"set": {"x": 1}}}},
+    ],
+)
+def test_a_malformed_reply_is_a_failure_under_the_policy(bad_reply: Any) -> None:
+    issuer = issuer_with([("mal", lambda p, c: bad_reply, "stop")])
+    with pytest.raises(WorkflowFailedError, match="workflow 'mal'"):
+        issuer.issue(user_request())
+
+
+def test_a_crashing_workflow_is_a_failure_naming_it() -> None:
+    def crash(payload: Any, context: Any) -> Any:
+        raise MemoryError("out of memory")
+
+    with pytest.raises(WorkflowFailedError, match="workflow 'crash' failed .*MemoryError"):
+        issuer_with([("crash", crash, "stop")]).issue(user_request())
+
+
+def test_an_oversize_token_is_refused_with_a_clear_error() -> None:
+    big = {f"claim{i}": "x" * 1000 for i in range(12)}
+    with pytest.raises(TokenTooLargeError, match="the access_token would be .* bytes; the limit is 8192"):
+        issuer_with([("big", patching("big", big), "stop")]).issue(user_request())
+
+
+MUTATIONS: list[tuple[str, Any, str]] = [
+    ("contract", "claimflow.token-request/v2", "contract"),
+    ("trigger", "user:pre_mfa", "trigger"),
+    ("client_id", "", "client_id"),
+    ("client_id", "another-client", "clientId must equal client_id"),
+    ("subject", "kp_someone_else", "user.id must equal subject"),
+    ("subject", None, "subject"),
+    ("audience", [], "audience"),
+    ("audience", "https://api.example.com/v1", "audience"),
+    ("scope", ["has space"], "scope"),
+    ("scope", ["x"] * 65, "scope"),
+    ("nonce", 7, "nonce"),
+    ("auth_time", "yesterday", "auth_time"),
+    ("event", {"request": {}}, "context"),
+    ("claims", {"access_token": {"sub": "x"}}, "'sub' is a reserved claim"),
+    ("claims", {"m2m_token": {"a": 1}}, "m2m_token do not apply"),
+    ("unexpected", 1, "must not contain"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "expected"), MUTATIONS, ids=[f"{f}-{i}" for i, (f, _, _) in enumerate(MUTATIONS)])
+def test_each_malformed_field_is_invalid_request_and_no_token(field: str, value: Any, expected: str) -> None:
+    invoked: list[Any] = []
+    issuer = issuer_with([("spy", lambda p, c: invoked.append(p) or reply("spy"), "stop")])
+    request = user_request()
+    if value is None:
+        request.pop(field)
+    else:
+        request[field] = value
+    with pytest.raises(TokenRequestError, match=expected):
+        issuer.issue(request)
+    answer = handle(issuer, request)
+    assert answer["error"] == "invalid_request" and "access_token" not in answer
+    assert invoked == []
+
+
+def test_an_audience_outside_the_configured_list_is_refused() -> None:
+    with pytest.raises(TokenRequestError, match="not one this issuer serves"):
+        issuer_with([], allowed_audiences=frozenset({"https://other"})).issue(user_request())
+
+
+@pytest.mark.parametrize(
+    ("workflow", "error"),
+    [
+        (lambda p, c: reply("w", "denied", reason="blocked"), "access_denied"),
+        (failing("w"), "server_error"),
+    ],
+)
+def test_handle_answers_oauth_errors_with_the_report_and_never_a_token(workflow: Any, error: str) -> None:
+    answer = handle(issuer_with([("w", workflow, "stop")]), user_request())
+    assert answer["error"] == error
+    assert "access_token" not in answer and "id_token" not in answer
+    assert answer["workflows"][0]["id"] == "w"
+    json.dumps(answer)
+
+
+def test_without_a_signing_key_no_workflow_runs_and_the_error_says_how_to_fix_it() -> None:
+    from claimflow.parameters import InMemoryParameterStore
+
+    invoked: list[Any] = []
+    issuer = issuer_with([("spy", lambda p, c: invoked.append(p) or reply("spy"), "stop")], store=InMemoryParameterStore())
+    answer = handle(issuer, user_request())
+    assert answer["error"] == "server_error"
+    assert "keys init" in answer["error_description"]
+    assert invoked == []
+
+
+def test_a_malformed_key_set_is_a_server_error_that_never_shows_key_material() -> None:
+    store = keyed_store()
+    store.put("/claimflow/test/signing/keyset", '{"version": 1, "keys": [{"kid": "k", "jwk": {"d": "PRIVATE-PART"}}]}', secret=True)
+    answer = handle(issuer_with([], store=store), user_request())
+    assert answer["error"] == "server_error"
+    assert "malformed" in answer["error_description"] and "PRIVATE-PART" not in answer["error_description"]

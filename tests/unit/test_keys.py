@@ -1,0 +1,83 @@
+"""Key sets: each algorithm signs and verifies; rotation keeps old tokens valid until
+their key is retired; the CLI writes private and public parts together."""
+
+from __future__ import annotations
+
+import json
+
+import jwt
+import pytest
+
+from claimflow import SigningKeyError
+from claimflow.issuer import KeySet, Signer
+from claimflow.issuer.keys import KeyManager, main
+from claimflow.parameters import InMemoryParameterStore
+
+from tests.unit.issuing import PATHS
+
+DAY = 86400
+
+
+def verify(token: str, jwks: dict[str, object]) -> dict[str, object]:
+    kid = jwt.get_unverified_header(token)["kid"]
+    key = jwt.PyJWKSet.from_dict(jwks)[kid]
+    claims: dict[str, object] = jwt.decode(token, key=key, algorithms=[key.algorithm_name])
+    return claims
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256", "EdDSA"])
+def test_every_supported_algorithm_signs_tokens_its_jwks_verifies(alg: str) -> None:
+    keyset = KeySet.initial(alg, now=0)
+    token = Signer(keyset).sign({"sub": "u"}, typ="at+jwt")
+    assert jwt.get_unverified_header(token)["alg"] == alg
+    assert verify(token, keyset.public_jwks()) == {"sub": "u"}
+    assert all("d" not in key for key in keyset.public_jwks()["keys"])
+
+
+def test_rotation_keeps_tokens_signed_before_it_valid_until_their_key_is_retired() -> None:
+    keyset = KeySet.initial("RS256", now=0)
+    old_token = Signer(keyset).sign({"sub": "before"}, typ="at+jwt")
+
+    keyset = keyset.rotate(now=DAY, grace_seconds=3600, keep_previous=1)  # publish next
+    assert Signer(keyset).kid == keyset.active.kid and keyset.pending is not None
+    assert verify(old_token, keyset.public_jwks())["sub"] == "before"
+
+    keyset = keyset.rotate(now=2 * DAY, grace_seconds=3600, keep_previous=1)  # promote
+    new_token = Signer(keyset).sign({"sub": "after"}, typ="at+jwt")
+    assert jwt.get_unverified_header(new_token)["kid"] != jwt.get_unverified_header(old_token)["kid"]
+    assert verify(old_token, keyset.public_jwks())["sub"] == "before"
+
+    keyset = keyset.rotate(now=3 * DAY, grace_seconds=3600, keep_previous=1)  # publish the third key
+    keyset = keyset.rotate(now=4 * DAY, grace_seconds=3600, keep_previous=1)  # promote it; retire the first
+    assert verify(new_token, keyset.public_jwks())["sub"] == "after"
+    with pytest.raises(KeyError):
+        verify(old_token, keyset.public_jwks())
+
+
+def test_a_next_key_is_not_promoted_before_its_grace_period() -> None:
+    keyset = KeySet.initial("ES256", now=0).add_next(now=100)
+    with pytest.raises(SigningKeyError, match="grace period 3600s"):
+        keyset.promote(now=200, grace_seconds=3600)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["not json", "{}", '{"version": 2, "keys": []}', '{"version": 1, "keys": []}',
+     '{"version": 1, "keys": [{"kid": "a", "alg": "HS256", "status": "active", "created_at": 0, "jwk": {}}]}'],
+)
+def test_a_malformed_key_set_is_refused(text: str) -> None:
+    with pytest.raises(SigningKeyError):
+        KeySet.from_json(text)
+
+
+def test_the_cli_writes_the_private_set_as_secret_and_the_public_jwks_as_plain(capsys: pytest.CaptureFixture[str]) -> None:
+    store = InMemoryParameterStore()
+    assert main(["init", "--stage", "test", "--alg", "ES256"], store=store) == 0
+    private, public = store.get(PATHS.signing_keyset), store.get(PATHS.public_jwks)
+    assert private is not None and private.is_secret
+    assert public is not None and not public.is_secret
+    assert [k["kid"] for k in json.loads(public.value)["keys"]] == [k.kid for k in KeySet.from_json(private.value).keys]
+    assert main(["init", "--stage", "test"], store=store) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert main(["rotate", "--stage", "test"], store=store) == 0
+    assert len(KeyManager(store, PATHS).load().keys) == 2  # type: ignore[union-attr]
