@@ -9,7 +9,6 @@ from claimflow.config import SsmPaths
 from claimflow.httpclient import HttpResponse, StubHttpClient
 from claimflow.parameters import InMemoryParameterStore
 from claimflow.runtime import WorkflowServices
-
 from tests.conftest import sample
 
 USER_ID = "kp_6a0713b9e5d14c3e9a2f0c4d8b7e1f21"
@@ -35,5 +34,7 @@ def services(
         local_mode=local_mode,
         paths=SsmPaths(stage="test"),
         _http=StubHttpClient(routes if routes is not None else default_routes),
-        _parameters=InMemoryParameterStore(parameters if parameters is not None else {"/claimflow/test/env/API_KEY": (SECRET, True)}),
+        _parameters=InMemoryParameterStore(
+            parameters if parameters is not None else {"/claimflow/test/env/API_KEY": (SECRET, True)}
+        ),
     )

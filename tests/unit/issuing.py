@@ -20,19 +20,29 @@ from claimflow.issuer import (
 )
 from claimflow.issuer.keys import KeyManager
 from claimflow.parameters import InMemoryParameterStore
-
 from tests.conftest import sample
 
 PATHS = SsmPaths(stage="test")
 Handler = Callable[[dict[str, Any], Any], Any]
 
 
-def reply(workflow_id: str, outcome: str = "ok", *, access: dict[str, Any] | None = None, reset: bool = False,
-          reason: str | None = None, error: dict[str, str] | None = None) -> dict[str, Any]:
+def reply(
+    workflow_id: str,
+    outcome: str = "ok",
+    *,
+    access: dict[str, Any] | None = None,
+    reset: bool = False,
+    reason: str | None = None,
+    error: dict[str, str] | None = None,
+) -> dict[str, Any]:
     return {
-        "contract": WORKFLOW_INVOCATION, "workflow_id": workflow_id, "outcome": outcome,
+        "contract": WORKFLOW_INVOCATION,
+        "workflow_id": workflow_id,
+        "outcome": outcome,
         "patches": {"access_token": {"set": access or {}, "reset": reset}} if outcome == "ok" else {},
-        "reason": reason, "error": error, "duration_ms": 1.0,
+        "reason": reason,
+        "error": error,
+        "duration_ms": 1.0,
     }
 
 
@@ -58,11 +68,18 @@ def issuer_with(
     **config: Any,
 ) -> TokenIssuer:
     """``workflows``: (id, handler, failure policy) in merge order, all on the user trigger."""
-    registry = WorkflowRegistry([
-        WorkflowRegistration(id=wid, trigger="user:tokens_generation", function=f"fn-{wid}",  # type: ignore[arg-type]
-                             failure_policy=policy, timeout_ms=timeout_ms)  # type: ignore[arg-type]
-        for wid, _, policy in workflows
-    ])
+    registry = WorkflowRegistry(
+        [
+            WorkflowRegistration(
+                id=wid,
+                trigger="user:tokens_generation",
+                function=f"fn-{wid}",  # type: ignore[arg-type]
+                failure_policy=policy,
+                timeout_ms=timeout_ms,
+            )  # type: ignore[arg-type]
+            for wid, _, policy in workflows
+        ]
+    )
     return TokenIssuer(
         config=IssuerConfig(issuer_url="https://issuer.test", **config),
         registry=registry,

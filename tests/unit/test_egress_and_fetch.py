@@ -15,7 +15,6 @@ from claimflow import EgressDeniedError, EventView, FetchError, WorkflowSettings
 from claimflow.egress import address_refusal, check_url
 from claimflow.fetch import decrypt_body
 from claimflow.httpclient import HttpRequest, HttpResponse
-
 from tests.unit.fakes import invocation, services
 
 
@@ -65,7 +64,9 @@ def test_allowlist_accepts_exact_and_wildcard_hosts_only() -> None:
 
 def _run(workflow: Any, *, bindings: dict[str, Any] | None = None, **service_options: Any) -> dict[str, Any]:
     settings = WorkflowSettings(
-        id="fetcher", trigger="user:tokens_generation", bindings=bindings or {"kinde.fetch": {}, "url": {}, "kinde.accessToken": {}}
+        id="fetcher",
+        trigger="user:tokens_generation",
+        bindings=bindings or {"kinde.fetch": {}, "url": {}, "kinde.accessToken": {}},
     )
     return create_handler(settings, workflow, services=services(**service_options))(invocation("fetcher"), None)
 
@@ -85,7 +86,10 @@ def test_redirects_are_followed_and_rechecked_against_the_allowlist() -> None:
     }
     bindings = {"kinde.fetch": {}, "url": {"allowedHosts": ["api.example.com"]}, "kinde.accessToken": {}}
     seen: list[Any] = []
-    assert _run(lambda e: seen.append(fetch("https://api.example.com/old").data), bindings=bindings, routes=routes)["outcome"] == "ok"
+    assert (
+        _run(lambda e: seen.append(fetch("https://api.example.com/old").data), bindings=bindings, routes=routes)["outcome"]
+        == "ok"
+    )
     assert seen == [{"ok": True}]
     result = _run(lambda e: fetch("https://api.example.com/away"), bindings=bindings, routes=routes)
     assert "host 'other.example.org' is not in the url binding's allowedHosts" in result["error"]["message"]
@@ -118,8 +122,11 @@ def test_the_fetch_timeout_is_bounded_by_the_workflows_deadline() -> None:
         return HttpResponse(200, {}, b"{}")
 
     settings = WorkflowSettings(id="fetcher", trigger="user:tokens_generation", bindings={"kinde.fetch": {}, "url": {}})
-    handler = create_handler(settings, lambda e: fetch("https://api.example.com/", timeout=30),
-                             services=services(routes={("GET", "https://api.example.com/"): answer}))
+    handler = create_handler(
+        settings,
+        lambda e: fetch("https://api.example.com/", timeout=30),
+        services=services(routes={("GET", "https://api.example.com/"): answer}),
+    )
     handler(invocation("fetcher", deadline_ms=800), None)
     assert 0.5 < timeouts[0] <= 0.8
 
@@ -144,10 +151,13 @@ def test_secure_fetch_sends_nonce_tag_ciphertext_under_the_workflows_key() -> No
         return HttpResponse(200, {}, b'{"received": true}')
 
     settings = WorkflowSettings(id="secure", trigger="user:tokens_generation", bindings={"kinde.secureFetch": {}, "url": {}})
-    svc = services(routes={("POST", "https://api.example.com/s"): answer},
-                   parameters={"/claimflow/test/workflows/secure/secure-fetch-key": (base64.b64encode(key).decode(), True)})
+    svc = services(
+        routes={("POST", "https://api.example.com/s"): answer},
+        parameters={"/claimflow/test/workflows/secure/secure-fetch-key": (base64.b64encode(key).decode(), True)},
+    )
     result = create_handler(settings, lambda e: secure_fetch("https://api.example.com/s", body={"user": "u1"}), services=svc)(
-        invocation("secure"), None)
+        invocation("secure"), None
+    )
     assert result["outcome"] == "ok"
     raw = base64.b64decode(bodies[0])
     assert len(raw) == 12 + 16 + len(b'{"user":"u1"}')
@@ -156,8 +166,9 @@ def test_secure_fetch_sends_nonce_tag_ciphertext_under_the_workflows_key() -> No
 
 def test_secure_fetch_without_a_key_names_where_to_put_it() -> None:
     settings = WorkflowSettings(id="secure", trigger="user:tokens_generation", bindings={"kinde.secureFetch": {}, "url": {}})
-    result = create_handler(settings, lambda e: secure_fetch("https://api.example.com/s", body={}), services=services(parameters={}))(
-        invocation("secure"), None)
+    result = create_handler(
+        settings, lambda e: secure_fetch("https://api.example.com/s", body={}), services=services(parameters={})
+    )(invocation("secure"), None)
     assert "/claimflow/test/workflows/secure/secure-fetch-key" in result["error"]["message"]
 
 

@@ -3,7 +3,6 @@
 import pytest
 
 from claimflow import EventFieldError, EventView
-
 from tests.conftest import sample
 
 

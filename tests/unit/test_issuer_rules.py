@@ -14,7 +14,6 @@ from claimflow import AccessDeniedError, TokenRequestError, TokenTooLargeError, 
 from claimflow.issuer import IssuerConfig, mint_standard_claims, parse_token_request
 from claimflow.issuer.app import handle
 from claimflow.settings import TokenKind
-
 from tests.conftest import sample
 from tests.unit.issuing import issuer_with, keyed_store, patching, reply, user_request
 
@@ -52,8 +51,17 @@ def test_m2m_token_is_a_client_credentials_access_token() -> None:
     config = IssuerConfig(issuer_url="https://issuer.test", m2m_token_ttl=600)
     request = parse_token_request(sample("issuer.m2m-token.json"), config)
     claims = mint_standard_claims(request, config, clock=lambda: NOW, new_jti=lambda: "j1")[TokenKind.M2M]
-    assert claims == {"iss": "https://issuer.test", "sub": "m2m_3c9e2a7f41d8", "aud": "https://api.example.com/v1", "iat": NOW,
-                      "exp": NOW + 600, "jti": "j1", "client_id": "m2m_3c9e2a7f41d8", "scope": "read:reports", "gty": "client_credentials"}
+    assert claims == {
+        "iss": "https://issuer.test",
+        "sub": "m2m_3c9e2a7f41d8",
+        "aud": "https://api.example.com/v1",
+        "iat": NOW,
+        "exp": NOW + 600,
+        "jti": "j1",
+        "client_id": "m2m_3c9e2a7f41d8",
+        "scope": "read:reports",
+        "gty": "client_credentials",
+    }
 
 
 def test_workflows_run_concurrently_so_latency_is_the_slowest_not_the_sum() -> None:
@@ -66,8 +74,12 @@ def test_workflows_run_concurrently_so_latency_is_the_slowest_not_the_sum() -> N
 
 
 def test_patches_merge_in_configured_order_and_a_conflict_is_reported() -> None:
-    issuer = issuer_with([("first", patching("first", {"plan": "free", "a": 1}, sleep=0.05), "stop"),
-                          ("second", patching("second", {"plan": "pro"}), "stop")])
+    issuer = issuer_with(
+        [
+            ("first", patching("first", {"plan": "free", "a": 1}, sleep=0.05), "stop"),
+            ("second", patching("second", {"plan": "pro"}), "stop"),
+        ]
+    )
     issued = issuer.issue(user_request())
     claims = decode(issued.tokens[TokenKind.ACCESS])
     assert (claims["plan"], claims["a"]) == ("pro", 1)
@@ -81,8 +93,11 @@ def test_reset_claims_drops_the_custom_claims_before_it() -> None:
 
 
 def failing(workflow_id: str) -> Any:
-    return lambda payload, context: reply(workflow_id, "failed", error={"type": "FetchError", "code": "temporarily_unavailable",
-                                                                        "message": "fetch https://x: answered HTTP 500"})
+    return lambda payload, context: reply(
+        workflow_id,
+        "failed",
+        error={"type": "FetchError", "code": "temporarily_unavailable", "message": "fetch https://x: answered HTTP 500"},
+    )
 
 
 def test_a_stop_failure_means_no_token_and_names_the_workflow() -> None:
@@ -106,8 +121,12 @@ def test_a_continue_failure_issues_the_token_without_that_patch() -> None:
 
 
 def test_a_denial_wins_over_everything_and_carries_the_reason() -> None:
-    issuer = issuer_with([("broken", failing("broken"), "stop"),
-                          ("guard", lambda p, c: reply("guard", "denied", reason="trial expired"), "continue")])
+    issuer = issuer_with(
+        [
+            ("broken", failing("broken"), "stop"),
+            ("guard", lambda p, c: reply("guard", "denied", reason="trial expired"), "continue"),
+        ]
+    )
     with pytest.raises(AccessDeniedError, match="trial expired"):
         issuer.issue(user_request())
 
@@ -246,7 +265,9 @@ def test_without_a_signing_key_no_workflow_runs_and_the_error_says_how_to_fix_it
 
 def test_a_malformed_key_set_is_a_server_error_that_never_shows_key_material() -> None:
     store = keyed_store()
-    store.put("/claimflow/test/signing/keyset", '{"version": 1, "keys": [{"kid": "k", "jwk": {"d": "PRIVATE-PART"}}]}', secret=True)
+    store.put(
+        "/claimflow/test/signing/keyset", '{"version": 1, "keys": [{"kid": "k", "jwk": {"d": "PRIVATE-PART"}}]}', secret=True
+    )
     answer = handle(issuer_with([], store=store), user_request())
     assert answer["error"] == "server_error"
     assert "malformed" in answer["error_description"] and "PRIVATE-PART" not in answer["error_description"]

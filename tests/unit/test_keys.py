@@ -12,7 +12,6 @@ from claimflow import SigningKeyError
 from claimflow.issuer import KeySet, Signer
 from claimflow.issuer.keys import KeyManager, main
 from claimflow.parameters import InMemoryParameterStore
-
 from tests.unit.issuing import PATHS
 
 DAY = 86400
@@ -62,8 +61,13 @@ def test_a_next_key_is_not_promoted_before_its_grace_period() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["not json", "{}", '{"version": 2, "keys": []}', '{"version": 1, "keys": []}',
-     '{"version": 1, "keys": [{"kid": "a", "alg": "HS256", "status": "active", "created_at": 0, "jwk": {}}]}'],
+    [
+        "not json",
+        "{}",
+        '{"version": 2, "keys": []}',
+        '{"version": 1, "keys": []}',
+        '{"version": 1, "keys": [{"kid": "a", "alg": "HS256", "status": "active", "created_at": 0, "jwk": {}}]}',
+    ],
 )
 def test_a_malformed_key_set_is_refused(text: str) -> None:
     with pytest.raises(SigningKeyError):

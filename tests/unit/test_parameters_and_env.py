@@ -68,6 +68,8 @@ def test_secret_values_are_hidden_from_repr_and_str() -> None:
 
 def test_reading_a_secret_registers_it_for_redaction() -> None:
     registry = SecretRegistry()
-    env = EnvironmentVariables(InMemoryParameterStore({"/claimflow/s/env/K": ("abcd-secret", True)}), SsmPaths(stage="s"), registry)
+    env = EnvironmentVariables(
+        InMemoryParameterStore({"/claimflow/s/env/K": ("abcd-secret", True)}), SsmPaths(stage="s"), registry
+    )
     env.get("wf", "K")
     assert registry.redact("token=abcd-secret;") == "token=••••;"

@@ -6,7 +6,11 @@ from claimflow import FailurePolicy, InvalidSettingsError, WorkflowSettings, Wor
 
 
 def settings(**changes: object) -> WorkflowSettings:
-    fields: dict[str, object] = {"id": "wf", "trigger": WorkflowTrigger.UserTokenGeneration, "bindings": {"kinde.accessToken": {}}}
+    fields: dict[str, object] = {
+        "id": "wf",
+        "trigger": WorkflowTrigger.UserTokenGeneration,
+        "bindings": {"kinde.accessToken": {}},
+    }
     fields.update(changes)
     return WorkflowSettings(**fields)  # type: ignore[arg-type]
 
@@ -23,7 +27,9 @@ def test_failure_policy_is_accepted_as_string_or_as_the_seeds_action_object(poli
 
 
 def test_unknown_trigger_names_the_field_and_the_valid_triggers() -> None:
-    with pytest.raises(InvalidSettingsError, match=r"workflow_settings\.trigger: 'user:login' is not a trigger.*user:tokens_generation"):
+    with pytest.raises(
+        InvalidSettingsError, match=r"workflow_settings\.trigger: 'user:login' is not a trigger.*user:tokens_generation"
+    ):
         settings(trigger="user:login")
 
 

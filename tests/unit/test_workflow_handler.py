@@ -19,14 +19,15 @@ from claimflow import (
     id_token_custom_claims,
 )
 from claimflow.httpclient import HttpResponse
-
 from tests.conftest import load_workflow
 from tests.unit.fakes import API, SECRET, USER_ID, invocation, services
 
 USER = "user:tokens_generation"
 
 
-def run(settings: WorkflowSettings, function: Any, request: dict[str, Any] | None = None, **service_options: Any) -> dict[str, Any]:
+def run(
+    settings: WorkflowSettings, function: Any, request: dict[str, Any] | None = None, **service_options: Any
+) -> dict[str, Any]:
     handler = create_handler(settings, function, services=services(**service_options))
     return handler(request or invocation(settings.id), None)
 
@@ -50,7 +51,9 @@ def test_second_seed_workflow_sends_the_secret_api_key_as_bearer() -> None:
 
 def test_second_seed_workflow_without_api_key_logs_an_error_and_adds_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     module = load_workflow("add_third_party_data_using_envs")
-    result = run(module.workflow_settings, module.fetch_third_party_data_workflow, invocation("addThirdPartyDataUsingEnvs"), parameters={})
+    result = run(
+        module.workflow_settings, module.fetch_third_party_data_workflow, invocation("addThirdPartyDataUsingEnvs"), parameters={}
+    )
     assert result["outcome"] == "ok"
     assert result["patches"] == {"access_token": {"set": {}, "reset": False}}
     assert "API_KEY environment variable is not set" in capsys.readouterr().out
@@ -71,7 +74,9 @@ def test_a_third_party_user_who_is_not_a_subscriber_gets_false() -> None:
     ],
 )
 @pytest.mark.parametrize("policy", ["stop", "continue"])
-def test_third_party_failures_fail_the_workflow_with_a_named_error(answer: HttpResponse, error_type: str, message: str, policy: str) -> None:
+def test_third_party_failures_fail_the_workflow_with_a_named_error(
+    answer: HttpResponse, error_type: str, message: str, policy: str
+) -> None:
     module = load_workflow("add_third_party_data_to_access_token")
     settings = WorkflowSettings(**{**module.workflow_settings.__dict__, "failure_policy": policy})
     result = run(settings, module.fetch_third_party_data_workflow, routes={("GET", f"{API}/api/user/{USER_ID}"): answer})
@@ -231,4 +236,3 @@ def test_a_secret_value_never_reaches_logs_or_the_reply(capsys: pytest.CaptureFi
 def test_claimflow_functions_refuse_to_run_outside_an_invocation() -> None:
     with pytest.raises(OutsideInvocationError, match="inside the workflow function"):
         access_token_custom_claims()
-
