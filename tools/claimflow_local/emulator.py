@@ -304,6 +304,7 @@ def _function_name(raw: str) -> str:
 def _invoke_handler(emulator: LambdaEmulator) -> type[BaseHTTPRequestHandler]:
     class InvokeHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as boto3 expects
+        disable_nagle_algorithm = True  # headers and body go out separately; no 40 ms delayed-ACK stall
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -375,6 +376,7 @@ def _invoke_handler(emulator: LambdaEmulator) -> type[BaseHTTPRequestHandler]:
 def _url_handler(emulator: LambdaEmulator, function: str) -> type[BaseHTTPRequestHandler]:
     class UrlHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out separately; no 40 ms delayed-ACK stall
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

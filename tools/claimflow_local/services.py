@@ -37,8 +37,9 @@ class EmbeddedSsm:
         host, port = self._server.get_host_and_port()
         return f"http://{host}:{port}"
 
-    def client(self, service: str = "ssm") -> Any:
+    def client(self, service: str = "ssm", *, max_attempts: int = 3) -> Any:
         import boto3
+        from botocore.config import Config
 
         return boto3.client(
             service,
@@ -46,6 +47,7 @@ class EmbeddedSsm:
             region_name="us-east-1",
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
+            config=Config(retries={"max_attempts": max_attempts, "mode": "standard"}),
         )
 
 
