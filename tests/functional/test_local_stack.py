@@ -1,0 +1,107 @@
+"""End to end on the local stack: template.yaml's functions in the emulator, moto as SSM,
+the third-party stand-in. Every function on every sample event; the issuer invoking the
+seed's workflows; tokens verified against the JWKS the JWKS function serves."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from joserfc import jwt as jose_jwt
+from joserfc.jwk import KeySet as JoseKeySet
+
+from claimflow.client import IssuerClient, IssuerRefusedError
+from claimflow_local.deployment import LocalDeployment
+from claimflow_local.front import TokenEndpoint
+
+from tests.conftest import EVENTS, sample
+
+FUNCTION_FOR_EVENT = {
+    "workflow.addThirdPartyDataToAccessToken.json": "AddThirdPartyDataToAccessTokenFunction",
+    "workflow.addThirdPartyDataUsingEnvs.json": "AddThirdPartyDataUsingEnvsFunction",
+    "issuer.user-token.json": "IssuerFunction",
+    "issuer.m2m-token.json": "IssuerFunction",
+    "jwks.get-jwks.json": "JwksFunction",
+    "jwks.openid-configuration.json": "JwksFunction",
+}
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalDeployment]:
+    with LocalDeployment() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def issuer(stack: LocalDeployment) -> IssuerClient:
+    return IssuerClient("IssuerFunction", client=stack.lambda_client())
+
+
+def test_every_sample_event_has_a_function() -> None:
+    assert sorted(p.name for p in EVENTS.glob("*.json")) == sorted(FUNCTION_FOR_EVENT)
+
+
+@pytest.mark.parametrize("event_name", sorted(FUNCTION_FOR_EVENT))
+def test_every_function_answers_its_sample_event(stack: LocalDeployment, event_name: str) -> None:
+    response = stack.lambda_client().invoke(FunctionName=FUNCTION_FOR_EVENT[event_name], Payload=(EVENTS / event_name).read_bytes())
+    body = json.loads(response["Payload"].read())
+    assert "FunctionError" not in response, body
+    if event_name.startswith("workflow."):
+        assert body["outcome"] == "ok" and body["patches"]["access_token"]["set"] == {"lifetime_subscriber": True}
+    elif event_name.startswith("issuer."):
+        assert "access_token" in body, body
+    else:
+        assert body["statusCode"] == 200
+
+
+def test_tokens_from_the_issuer_verify_against_the_jwks_served_through_the_emulator(stack: LocalDeployment, issuer: IssuerClient) -> None:
+    response = issuer.request_tokens(sample("issuer.user-token.json"))
+    with urllib.request.urlopen(stack.jwks_url, timeout=10) as reply:
+        keys = JoseKeySet.import_key_set(json.loads(reply.read()))
+    assert stack.emulator is not None
+    issuer_url = stack.emulator.function_urls["JwksFunction"].rstrip("/")
+    token = jose_jwt.decode(response.access_token, keys, algorithms=["RS256"])
+    jose_jwt.JWTClaimsRegistry(iss={"essential": True, "value": issuer_url},
+                               aud={"essential": True, "value": "https://api.example.com/v1"}).validate(token.claims)
+    assert token.claims["lifetime_subscriber"] is True
+    assert response.id_token is not None
+    assert [run["outcome"] for run in response.workflows] == ["ok", "ok"]
+
+
+def test_a_non_subscriber_gets_false_not_an_error(issuer: IssuerClient) -> None:
+    request = sample("issuer.user-token.json")
+    request["subject"] = request["event"]["context"]["user"]["id"] = "kp_not_a_subscriber"
+    token = issuer.request_tokens(request).access_token
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    assert claims["lifetime_subscriber"] is False
+
+
+def test_a_malformed_request_is_refused_as_invalid_request(issuer: IssuerClient) -> None:
+    with pytest.raises(IssuerRefusedError) as refused:
+        issuer.request_tokens({"contract": "claimflow.token-request/v1"})
+    assert refused.value.error_code == "invalid_request"
+
+
+def test_the_local_token_endpoint_maps_oauth_errors_to_http_statuses(stack: LocalDeployment, issuer: IssuerClient) -> None:
+    endpoint = TokenEndpoint(issuer).start()
+    try:
+        ok = _post(endpoint.url, sample("issuer.user-token.json"))
+        assert ok[0] == 200 and ok[1]["token_type"] == "Bearer"
+        bad = _post(endpoint.url, {"trigger": "user:tokens_generation"})
+        assert bad[0] == 400 and bad[1]["error"] == "invalid_request"
+    finally:
+        endpoint.stop()
+
+
+def _post(url: str, body: Any) -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
