@@ -25,14 +25,14 @@ help:
 $(VENV)/.stamp: requirements-dev.txt layers/claimflow/requirements.txt
 	@test -n "$(PYTHON_RUNTIME)" || { echo "Python $(RUNTIME_VERSION) not found" >&2; exit 1; }
 	$(PYTHON_RUNTIME) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt -r layers/claimflow/requirements.txt
+	$(PY) -m pip install -qq --upgrade pip
+	$(PY) -m pip install -qq -r requirements-dev.txt -r layers/claimflow/requirements.txt
 	touch $@
 
 $(VENV_SAM)/.stamp: requirements-sam.txt
 	$(PYTHON_RUNTIME) -m venv $(VENV_SAM)
-	$(VENV_SAM)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV_SAM)/bin/python -m pip install --quiet -r requirements-sam.txt
+	$(VENV_SAM)/bin/python -m pip install -qq --upgrade pip
+	$(VENV_SAM)/bin/python -m pip install -qq -r requirements-sam.txt
 	touch $@
 
 .PHONY: venv venv-sam

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -23,6 +24,9 @@ SEED_WORKFLOWS = {
     "addThirdPartyDataUsingEnvs": "add_third_party_data_using_envs",
 }
 _counter = itertools.count()
+
+# Tests never reach AWS; boto3 and aws-sam-translator still want a region to exist.
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 
 def load_workflow(directory: str) -> ModuleType:

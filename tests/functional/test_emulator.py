@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from claimflow_local.emulator import LambdaEmulator
 
-FUNCTIONS = '''
+FUNCTIONS = """
 import os, time
 
 def echo(event, context):
@@ -35,9 +35,9 @@ def sleepy(event, context):
 
 def unserializable(event, context):
     return {1, 2}
-'''
+"""
 
-TEMPLATE = '''
+TEMPLATE = """
 Transform: AWS::Serverless-2016-10-31
 Parameters:
   Greeting: {Type: String, Default: hello}
@@ -55,7 +55,7 @@ Resources:
   Sleepy: {Type: AWS::Serverless::Function, Properties: {CodeUri: fns/, Handler: fns.sleepy}}
   Unserializable: {Type: AWS::Serverless::Function, Properties: {CodeUri: fns/, Handler: fns.unserializable}}
   Broken: {Type: AWS::Serverless::Function, Properties: {CodeUri: broken/, Handler: app.handler}}
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +72,14 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaEmulato
 
 @pytest.fixture(scope="module")
 def lambda_client(emulator: LambdaEmulator) -> Any:
-    return boto3.client("lambda", endpoint_url=emulator.endpoint_url, region_name="us-east-1", aws_access_key_id="x",
-                        aws_secret_access_key="x", config=Config(retries={"max_attempts": 0}, read_timeout=30, max_pool_connections=8))
+    return boto3.client(
+        "lambda",
+        endpoint_url=emulator.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=Config(retries={"max_attempts": 0}, read_timeout=30, max_pool_connections=8),
+    )
 
 
 def invoke(client: Any, name: str, payload: Any = None) -> tuple[str | None, Any]:

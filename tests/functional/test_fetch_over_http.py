@@ -11,7 +11,6 @@ from claimflow import EgressDeniedError, FetchError
 from claimflow.httpclient import HttpRequest
 from claimflow.requests_http import RequestsHttpClient
 from claimflow_local.stub_api import StubThirdPartyApi
-
 from tests.functional.conftest import USER_ID
 
 

@@ -18,7 +18,6 @@ from joserfc.jwk import KeySet as JoseKeySet
 from claimflow.client import IssuerClient, IssuerRefusedError
 from claimflow_local.deployment import LocalDeployment
 from claimflow_local.front import TokenEndpoint
-
 from tests.conftest import EVENTS, sample
 
 FUNCTION_FOR_EVENT = {
@@ -48,7 +47,9 @@ def test_every_sample_event_has_a_function() -> None:
 
 @pytest.mark.parametrize("event_name", sorted(FUNCTION_FOR_EVENT))
 def test_every_function_answers_its_sample_event(stack: LocalDeployment, event_name: str) -> None:
-    response = stack.lambda_client().invoke(FunctionName=FUNCTION_FOR_EVENT[event_name], Payload=(EVENTS / event_name).read_bytes())
+    response = stack.lambda_client().invoke(
+        FunctionName=FUNCTION_FOR_EVENT[event_name], Payload=(EVENTS / event_name).read_bytes()
+    )
     body = json.loads(response["Payload"].read())
     assert "FunctionError" not in response, body
     if event_name.startswith("workflow."):
@@ -59,15 +60,18 @@ def test_every_function_answers_its_sample_event(stack: LocalDeployment, event_n
         assert body["statusCode"] == 200
 
 
-def test_tokens_from_the_issuer_verify_against_the_jwks_served_through_the_emulator(stack: LocalDeployment, issuer: IssuerClient) -> None:
+def test_tokens_from_the_issuer_verify_against_the_jwks_served_through_the_emulator(
+    stack: LocalDeployment, issuer: IssuerClient
+) -> None:
     response = issuer.request_tokens(sample("issuer.user-token.json"))
     with urllib.request.urlopen(stack.jwks_url, timeout=10) as reply:
         keys = JoseKeySet.import_key_set(json.loads(reply.read()))
     assert stack.emulator is not None
     issuer_url = stack.emulator.function_urls["JwksFunction"].rstrip("/")
     token = jose_jwt.decode(response.access_token, keys, algorithms=["RS256"])
-    jose_jwt.JWTClaimsRegistry(iss={"essential": True, "value": issuer_url},
-                               aud={"essential": True, "value": "https://api.example.com/v1"}).validate(token.claims)
+    jose_jwt.JWTClaimsRegistry(
+        iss={"essential": True, "value": issuer_url}, aud={"essential": True, "value": "https://api.example.com/v1"}
+    ).validate(token.claims)
     assert token.claims["lifetime_subscriber"] is True
     assert response.id_token is not None
     assert [run["outcome"] for run in response.workflows] == ["ok", "ok"]

@@ -20,7 +20,6 @@ from claimflow.requests_http import RequestsHttpClient
 from claimflow.runtime import WorkflowServices
 from claimflow.ssm import SsmParameterStore
 from claimflow_local.stub_api import StubThirdPartyApi
-
 from tests.conftest import SEED_WORKFLOWS, load_workflow, sample
 from tests.functional.conftest import PATHS, SECRET, USER_ID
 
@@ -63,12 +62,18 @@ def issuer_over_seed_workflows(ssm_store: SsmParameterStore) -> TokenIssuer:
     handlers = {}
     for workflow_id, directory in SEED_WORKFLOWS.items():
         module = load_workflow(directory)
-        handlers[workflow_id] = create_handler(module.workflow_settings, module.fetch_third_party_data_workflow,
-                                               services=real_services(ssm_store))
-    registry = WorkflowRegistry.from_json(json.dumps(
-        [{"id": wid, "trigger": "user:tokens_generation", "function": wid} for wid in SEED_WORKFLOWS]))
-    return TokenIssuer(config=IssuerConfig(issuer_url=ISSUER), registry=registry, invoker=InProcessWorkflowInvoker(handlers),
-                       keys=KeyProvider(ssm_store, PATHS.signing_keyset))
+        handlers[workflow_id] = create_handler(
+            module.workflow_settings, module.fetch_third_party_data_workflow, services=real_services(ssm_store)
+        )
+    registry = WorkflowRegistry.from_json(
+        json.dumps([{"id": wid, "trigger": "user:tokens_generation", "function": wid} for wid in SEED_WORKFLOWS])
+    )
+    return TokenIssuer(
+        config=IssuerConfig(issuer_url=ISSUER),
+        registry=registry,
+        invoker=InProcessWorkflowInvoker(handlers),
+        keys=KeyProvider(ssm_store, PATHS.signing_keyset),
+    )
 
 
 def served_jwks(ssm_store: SsmParameterStore) -> dict[str, Any]:
@@ -93,18 +98,23 @@ def test_issued_tokens_verify_with_an_independent_library_against_the_served_jwk
     access = jose_jwt.decode(reply["access_token"], keys, algorithms=[alg])
     assert access.header["typ"] == "at+jwt"
     jose_jwt.JWTClaimsRegistry(
-        iss={"essential": True, "value": ISSUER}, aud={"essential": True, "value": "https://api.example.com/v1"},
-        exp={"essential": True}, sub={"essential": True, "value": USER_ID},
+        iss={"essential": True, "value": ISSUER},
+        aud={"essential": True, "value": "https://api.example.com/v1"},
+        exp={"essential": True},
+        sub={"essential": True, "value": USER_ID},
     ).validate(access.claims)
     assert access.claims["lifetime_subscriber"] is True
 
     id_token = jose_jwt.decode(reply["id_token"], keys, algorithms=[alg])
     jose_jwt.JWTClaimsRegistry(
-        iss={"essential": True, "value": ISSUER}, aud={"essential": True, "value": "f77dbc2e9a104b6e8c3d5a7b9e1f2c4d"},
+        iss={"essential": True, "value": ISSUER},
+        aud={"essential": True, "value": "f77dbc2e9a104b6e8c3d5a7b9e1f2c4d"},
         nonce={"essential": True, "value": "n-0S6_WzA2Mj"},
     ).validate(id_token.claims)
     assert [(r["id"], r["outcome"]) for r in reply["workflows"]] == [
-        ("addThirdPartyDataToAccessToken", "ok"), ("addThirdPartyDataUsingEnvs", "ok")]
+        ("addThirdPartyDataToAccessToken", "ok"),
+        ("addThirdPartyDataUsingEnvs", "ok"),
+    ]
 
 
 def test_a_token_does_not_verify_against_another_stages_keys(ssm: Any, ssm_store: SsmParameterStore, api_base: str) -> None:

@@ -11,7 +11,6 @@ from claimflow import EnvironmentVariable, ParameterStoreError, WorkflowSettings
 from claimflow.env import EnvironmentVariables, SecretRegistry
 from claimflow.runtime import WorkflowServices
 from claimflow.ssm import SsmParameterStore
-
 from tests.conftest import sample
 from tests.functional.conftest import PATHS, SECRET
 
@@ -79,8 +78,14 @@ def test_ssm_unreachable_is_a_parameter_store_error_not_a_hang() -> None:
     import boto3
     from botocore.config import Config
 
-    client = boto3.client("ssm", endpoint_url="http://127.0.0.1:9", region_name="us-east-1", aws_access_key_id="x",
-                          aws_secret_access_key="x", config=Config(connect_timeout=0.5, retries={"max_attempts": 1}))
+    client = boto3.client(
+        "ssm",
+        endpoint_url="http://127.0.0.1:9",
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=Config(connect_timeout=0.5, retries={"max_attempts": 1}),
+    )
     started = time.perf_counter()
     with pytest.raises(ParameterStoreError, match="SSM GetParametersByPath .* failed: EndpointConnectionError"):
         SsmParameterStore(client=client).get_by_path("/claimflow/ft/env")

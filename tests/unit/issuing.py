@@ -54,6 +54,12 @@ def patching(workflow_id: str, claims: dict[str, Any], *, sleep: float = 0.0, re
     return handler
 
 
+def failing(workflow_id: str) -> Handler:
+    """A workflow whose third party answered 500."""
+    error = {"type": "FetchError", "code": "temporarily_unavailable", "message": "fetch https://x: answered HTTP 500"}
+    return lambda payload, context: reply(workflow_id, "failed", error=error)
+
+
 def keyed_store(alg: str = "RS256") -> InMemoryParameterStore:
     store = InMemoryParameterStore()
     KeyManager(store, PATHS).init(alg=alg)

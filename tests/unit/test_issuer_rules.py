@@ -15,7 +15,7 @@ from claimflow.issuer import IssuerConfig, mint_standard_claims, parse_token_req
 from claimflow.issuer.app import handle
 from claimflow.settings import TokenKind
 from tests.conftest import sample
-from tests.unit.issuing import issuer_with, keyed_store, patching, reply, user_request
+from tests.unit.issuing import failing, issuer_with, keyed_store, patching, reply, user_request
 
 NOW = 1_800_000_000
 
@@ -90,14 +90,6 @@ def test_reset_claims_drops_the_custom_claims_before_it() -> None:
     issuer = issuer_with([("a", patching("a", {"a": 1}), "stop"), ("b", patching("b", {"b": 2}, reset=True), "stop")])
     claims = decode(issuer.issue(user_request(claims={"access_token": {"legacy": True}})).tokens[TokenKind.ACCESS])
     assert "legacy" not in claims and "a" not in claims and claims["b"] == 2
-
-
-def failing(workflow_id: str) -> Any:
-    return lambda payload, context: reply(
-        workflow_id,
-        "failed",
-        error={"type": "FetchError", "code": "temporarily_unavailable", "message": "fetch https://x: answered HTTP 500"},
-    )
 
 
 def test_a_stop_failure_means_no_token_and_names_the_workflow() -> None:

@@ -178,11 +178,11 @@ class WorkflowSettings:
 
     @property
     def workflow_trigger(self) -> WorkflowTrigger:
-        return WorkflowTrigger(self.trigger)
+        return self.trigger  # type: ignore[return-value]  # __post_init__ made it a WorkflowTrigger
 
     @property
     def policy(self) -> FailurePolicy:
-        return FailurePolicy(str(self.failure_policy))
+        return self.failure_policy  # type: ignore[return-value]  # __post_init__ made it a FailurePolicy
 
     def declares(self, binding: Binding) -> bool:
         return binding in self.bindings
