@@ -53,9 +53,8 @@ def main() -> int:
         target = info.get("target", "report")
         baseline = info.get("baseline", "")
         print(f"{key:42} {value!s:>10}  {target!s} {('vs ' + str(baseline)) if baseline else ''}"[:160])
-    print(
-        f"\n{machine['cores']} cores, Python {machine['python']}; {time.perf_counter() - started:.0f} s; wrote {OUT.relative_to(Path.cwd()) if OUT.is_relative_to(Path.cwd()) else OUT}"
-    )
+    elapsed = time.perf_counter() - started
+    print(f"\n{machine['cores']} cores, Python {machine['python']}; {elapsed:.0f} s; wrote {OUT}")
     return 0
 
 
