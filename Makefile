@@ -62,7 +62,7 @@ sam-check: venv-sam
 	$(SAM) build --cached --parallel
 
 .PHONY: test
-test: lint pytest sam-check
+test: lint sam-check pytest
 
 .PHONY: bench
 bench: venv
