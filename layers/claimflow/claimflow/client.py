@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from claimflow.aws import aws_client
 from claimflow.contract import TOKEN_REQUEST
 from claimflow.errors import ClaimflowError
 
@@ -102,16 +103,8 @@ class IssuerClient:
     @property
     def client(self) -> BaseClient:
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            self._client = boto3.client(
-                "lambda",
-                config=Config(
-                    read_timeout=self._read_timeout,
-                    connect_timeout=2,
-                    retries={"max_attempts": self._max_attempts, "mode": "standard"},
-                ),
+            self._client = aws_client(
+                "lambda", connect_timeout=2, read_timeout=self._read_timeout, max_attempts=self._max_attempts
             )
         return self._client
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from claimflow.aws import aws_client
 from claimflow.errors import ParameterStoreError
 from claimflow.parameters import Parameter, ParameterStore
 
@@ -27,13 +28,8 @@ class SsmParameterStore(ParameterStore):
     @property
     def client(self) -> BaseClient:
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            # Fail fast: a login waits on this call. Retries are few and standard-mode
-            # back-off; the cache serves stale values if SSM stays unhappy.
-            config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
-            self._client = boto3.client("ssm", config=config)
+            # Fail fast: a login waits on this call; the cache serves stale values if SSM stays unhappy.
+            self._client = aws_client("ssm", connect_timeout=1, read_timeout=2, max_attempts=2)
         return self._client
 
     def _get_by_path(self, path: str) -> dict[str, Parameter]:

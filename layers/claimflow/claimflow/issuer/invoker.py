@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from claimflow.aws import aws_client
 from claimflow.errors import WorkflowInvocationError
 
 if TYPE_CHECKING:
@@ -67,18 +68,9 @@ class LambdaWorkflowInvoker:
     @property
     def client(self) -> BaseClient:
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            self._client = boto3.client(
-                "lambda",
-                config=Config(
-                    connect_timeout=1,
-                    read_timeout=self._read_timeout,
-                    retries={"max_attempts": 3, "mode": "standard"},  # throttles (429) and 5xx from the service
-                    max_pool_connections=self._max_pool,
-                    tcp_keepalive=True,
-                ),
+            # Standard-mode retries cover throttles (429) and service 5xx, never a function error.
+            self._client = aws_client(
+                "lambda", read_timeout=self._read_timeout, max_attempts=3, max_pool_connections=self._max_pool
             )
         return self._client
 

@@ -1,0 +1,37 @@
+"""The one place boto3 clients are made: imported on first use (a workflow that never
+touches AWS never imports boto3), with timeouts and retries chosen for the login path."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+
+__all__ = ["aws_client"]
+
+
+def aws_client(
+    service: str,
+    *,
+    connect_timeout: float = 1.0,
+    read_timeout: float = 2.0,
+    max_attempts: int = 2,
+    max_pool_connections: int = 10,
+) -> BaseClient:
+    """A boto3 client with standard-mode retries (throttling and 5xx only) and short timeouts.
+
+    Endpoints follow boto3's own settings (``AWS_ENDPOINT_URL_<SERVICE>``), which is how local
+    mode points SSM at moto and Lambda at the emulator.
+    """
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"max_attempts": max_attempts, "mode": "standard"},
+        max_pool_connections=max_pool_connections,
+        tcp_keepalive=True,
+    )
+    return boto3.client(service, config=config)
