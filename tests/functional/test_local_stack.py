@@ -77,6 +77,15 @@ def test_tokens_from_the_issuer_verify_against_the_jwks_served_through_the_emula
     assert [run["outcome"] for run in response.workflows] == ["ok", "ok"]
 
 
+def test_discovery_through_the_function_url_names_the_issuer_the_tokens_carry(stack: LocalDeployment) -> None:
+    assert stack.emulator is not None
+    base = stack.emulator.function_urls["JwksFunction"]
+    with urllib.request.urlopen(base + ".well-known/openid-configuration", timeout=10) as reply:
+        document = json.loads(reply.read())
+    assert document["issuer"] == base.rstrip("/")
+    assert document["jwks_uri"] == stack.jwks_url
+
+
 def test_a_non_subscriber_gets_false_not_an_error(issuer: IssuerClient) -> None:
     request = sample("issuer.user-token.json")
     request["subject"] = request["event"]["context"]["user"]["id"] = "kp_not_a_subscriber"

@@ -224,6 +224,11 @@ def test_each_malformed_field_is_invalid_request_and_no_token(field: str, value:
     assert invoked == []
 
 
+def test_an_empty_request_names_the_required_fields() -> None:
+    with pytest.raises(TokenRequestError, match=r"request must contain \['audience', 'client_id', 'contract', 'event', 'trigger'\]"):
+        issuer_with([]).issue({})
+
+
 def test_an_audience_outside_the_configured_list_is_refused() -> None:
     with pytest.raises(TokenRequestError, match="not one this issuer serves"):
         issuer_with([], allowed_audiences=frozenset({"https://other"})).issue(user_request())

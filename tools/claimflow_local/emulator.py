@@ -391,7 +391,7 @@ def _url_handler(emulator: LambdaEmulator, function: str) -> type[BaseHTTPReques
                 "rawPath": parts.path,
                 "rawQueryString": parts.query,
                 "queryStringParameters": dict(parse_qsl(parts.query)) or None,
-                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "headers": {**{k.lower(): v for k, v in self.headers.items()}, "x-forwarded-proto": "http"},
                 "requestContext": {
                     "accountId": "anonymous",
                     "apiId": "local",

@@ -54,12 +54,14 @@ class JwksEndpoints:
         method = str(event.get("requestContext", {}).get("http", {}).get("method", "GET"))
         if method not in ("GET", "HEAD"):
             return _response(405, {"error": "method_not_allowed"}, {"Allow": "GET, HEAD"})
-        domain = event.get("requestContext", {}).get("domainName") or event.get("headers", {}).get("host", "localhost")
+        headers = event.get("headers") or {}
+        domain = event.get("requestContext", {}).get("domainName") or headers.get("host", "localhost")
+        scheme = headers.get("x-forwarded-proto", "https")  # Function URLs are HTTPS; the local emulator says http
         try:
             if path == "/.well-known/jwks.json":
                 return _response(200, self.jwks(), {"Content-Type": "application/jwk-set+json"})
             if path == "/.well-known/openid-configuration":
-                return _response(200, self.discovery(f"https://{domain}"), {"Content-Type": "application/json"})
+                return _response(200, self.discovery(f"{scheme}://{domain}"), {"Content-Type": "application/json"})
         except ClaimflowError as error:
             _log.error("cannot serve keys", extra={"error": error.description})
             return _response(503, {"error": "temporarily_unavailable", "error_description": error.description})
