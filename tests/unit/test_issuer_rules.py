@@ -225,7 +225,9 @@ def test_each_malformed_field_is_invalid_request_and_no_token(field: str, value:
 
 
 def test_an_empty_request_names_the_required_fields() -> None:
-    with pytest.raises(TokenRequestError, match=r"request must contain \['audience', 'client_id', 'contract', 'event', 'trigger'\]"):
+    with pytest.raises(
+        TokenRequestError, match=r"request must contain \['audience', 'client_id', 'contract', 'event', 'trigger'\]"
+    ):
         issuer_with([]).issue({})
 
 
