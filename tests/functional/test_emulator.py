@@ -144,3 +144,11 @@ def test_concurrent_invocations_run_in_parallel_sandboxes_and_stay_warm(lambda_c
     assert time.perf_counter() - started < 0.9, "four 300 ms invocations must overlap"
     assert len(set(pids)) == 4
     assert emulator.pools["Sleepy"].cold_starts == 4  # the second round reused warm sandboxes
+
+
+def test_update_function_configuration_gives_new_sandboxes_the_new_environment(lambda_client: Any) -> None:
+    assert invoke(lambda_client, "Echo")[1]["greeting"] == "hi"
+    updated = lambda_client.update_function_configuration(FunctionName="Echo", Environment={"Variables": {"GREETING": "bonjour"}})
+    assert updated["Environment"]["Variables"] == {"GREETING": "bonjour"}
+    assert invoke(lambda_client, "Echo")[1]["greeting"] == "bonjour"
+    assert lambda_client.get_function_configuration(FunctionName="Echo")["Environment"]["Variables"] == {"GREETING": "bonjour"}

@@ -51,8 +51,9 @@ class ThrottledError(Exception):
 class _Sandbox:
     """One worker process: a warm Lambda execution environment."""
 
-    def __init__(self, spec: FunctionSpec, env: Mapping[str, str], log: IO[str] | None) -> None:
+    def __init__(self, spec: FunctionSpec, env: Mapping[str, str], log: IO[str] | None, generation: int = 0) -> None:
         self.spec = spec
+        self.generation = generation
         self.process = subprocess.Popen(
             [sys.executable, str(WORKER)],
             cwd=spec.code_dir,
@@ -123,7 +124,31 @@ class _Pool:
     busy: int = 0
     invocations: int = 0
     cold_starts: int = 0
+    generation: int = 0  # bumped by a configuration update; older sandboxes are retired
+    variables: dict[str, str] = field(default_factory=dict)  # the user-set environment, as Lambda reports it
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reconfigure(self, env: Mapping[str, str], variables: Mapping[str, str]) -> None:
+        """As UpdateFunctionConfiguration: new invocations get new sandboxes with the new environment."""
+        with self.lock:
+            self.env, self.variables = env, dict(variables)
+            self.generation += 1
+            stale, self.idle = self.idle, []
+        for sandbox in stale:
+            sandbox.kill()
+
+    def configuration(self) -> dict[str, Any]:
+        return {
+            "FunctionName": self.spec.name,
+            "FunctionArn": self.spec.arn,
+            "Runtime": self.spec.runtime,
+            "Handler": self.spec.handler,
+            "Timeout": int(self.spec.timeout),
+            "MemorySize": self.spec.memory_mb,
+            "Environment": {"Variables": dict(self.variables)},
+            "State": "Active",
+            "LastUpdateStatus": "Successful",
+        }
 
     def _acquire(self) -> tuple[_Sandbox | None, bool]:
         with self.lock:
@@ -145,7 +170,7 @@ class _Pool:
         keep = False
         try:
             if sandbox is None:
-                sandbox = _Sandbox(self.spec, self.env, self.log)
+                sandbox = _Sandbox(self.spec, self.env, self.log, self.generation)
             answer = sandbox.invoke(payload, request_id=request_id, timeout=self.spec.timeout)
             if answer is None:  # timed out: Lambda freezes and discards the sandbox
                 sandbox.kill()
@@ -162,14 +187,14 @@ class _Pool:
             with self.lock:
                 self.busy -= 1
                 self.invocations += 1
-                if keep and sandbox is not None:
+                if keep and sandbox is not None and sandbox.generation == self.generation:
                     self.idle.append(sandbox)
                 elif sandbox is not None and sandbox.alive:
                     sandbox.kill()
 
     def warm(self) -> None:
         """Start one sandbox ahead of the first invocation (like provisioned concurrency)."""
-        sandbox = _Sandbox(self.spec, self.env, self.log)
+        sandbox = _Sandbox(self.spec, self.env, self.log, self.generation)
         with self.lock:
             self.idle.append(sandbox)
 
@@ -247,18 +272,23 @@ class LambdaEmulator:
         # Functions that invoke functions (the issuer) reach this emulator, as in AWS they reach Lambda.
         own = {"AWS_ENDPOINT_URL_LAMBDA": self.endpoint_url}
         template = Template.load(self._template_path, parameter_overrides=self._overrides, function_urls=self.function_urls)
+        self._own_env = own
         for name, spec in template.functions().items():
-            env = {
-                **_base_env(spec),
-                **own,
-                **spec.environment,
-                **self._env_vars.get("Parameters", {}),
-                **self._env_vars.get(name, {}),
-            }
-            self.pools[name] = _Pool(spec, env, self._max_concurrency, self._log)
+            environment = self._environment(spec, spec.environment)
+            self.pools[name] = _Pool(spec, environment, self._max_concurrency, self._log, variables=dict(spec.environment))
         for server in self._servers:
             threading.Thread(target=server.serve_forever, name=f"emulator-{server.server_address[1]}", daemon=True).start()
         return self
+
+    def _environment(self, spec: FunctionSpec, variables: Mapping[str, str]) -> dict[str, str]:
+        """Lambda's own variables, the function's, then the local overrides (like sam local --env-vars)."""
+        overrides = {**self._env_vars.get("Parameters", {}), **self._env_vars.get(spec.name, {})}
+        return {**_base_env(spec), **self._own_env, **variables, **overrides}
+
+    def update_environment(self, name: str, variables: Mapping[str, str]) -> dict[str, Any]:
+        pool = self.pools[name]
+        pool.reconfigure(self._environment(pool.spec, variables), variables)
+        return pool.configuration()
 
     def warm(self, *names: str) -> None:
         threads = [threading.Thread(target=self.pools[n].warm) for n in (names or tuple(self.pools))]
@@ -322,6 +352,34 @@ def _invoke_handler(emulator: LambdaEmulator) -> type[BaseHTTPRequestHandler]:
         def _error(self, status: int, error_type: str, message: str) -> None:
             body = json.dumps({"Type": "User", "message": message}).encode()
             self._send(status, body, {"x-amzn-ErrorType": error_type})
+
+        def _configuration_target(self) -> str | None:
+            path = urlsplit(self.path).path
+            if path.startswith(_INVOKE_PATH) and path.endswith("/configuration"):
+                name = _function_name(path[len(_INVOKE_PATH) : -len("/configuration")])
+                if name in emulator.pools:
+                    return name
+                self._error(404, "ResourceNotFoundException", f"Function not found: {name}")
+                return None
+            self._error(404, "ResourceNotFoundException", f"unsupported path {path}")
+            return None
+
+        def do_GET(self) -> None:  # GetFunctionConfiguration
+            name = self._configuration_target()
+            if name is not None:
+                self._send(200, json.dumps(emulator.pools[name].configuration()).encode())
+
+        def do_PUT(self) -> None:  # UpdateFunctionConfiguration (the environment)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}") if length else {}
+            name = self._configuration_target()
+            if name is None:
+                return
+            variables = body.get("Environment", {}).get("Variables")
+            if variables is None:
+                self._send(200, json.dumps(emulator.pools[name].configuration()).encode())
+                return
+            self._send(200, json.dumps(emulator.update_environment(name, variables)).encode())
 
         def do_POST(self) -> None:
             path = urlsplit(self.path).path
