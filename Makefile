@@ -7,6 +7,7 @@ RUNTIME_VERSION := 3.12
 PYTHON_RUNTIME  := $(shell scripts/find-python $(RUNTIME_VERSION))
 VENV            := .venv
 VENV_SAM        := .venv-sam
+VENV_SCAN       := .venv-scan
 PY              := $(VENV)/bin/python
 SAM             := $(VENV_SAM)/bin/sam
 export PYTHONPATH := $(CURDIR)/layers/claimflow:$(CURDIR)/tools
@@ -19,7 +20,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 help:
 	@echo "make demo    issue a real signed token through the issuer and the seed's workflows (local)"
 	@echo "make dev     keep the local services running and print how to call them"
-	@echo "make test    every test tier, ruff, mypy, sam validate --lint and sam build"
+	@echo "make test    every test tier, ruff, mypy, checkov, sam validate --lint and sam build"
 	@echo "make bench   benchmarks; writes bench/results.json"
 
 $(VENV)/.stamp: requirements-dev.txt layers/claimflow/requirements.txt
@@ -35,9 +36,16 @@ $(VENV_SAM)/.stamp: requirements-sam.txt
 	$(VENV_SAM)/bin/python -m pip install -qq -r requirements-sam.txt
 	touch $@
 
-.PHONY: venv venv-sam
+$(VENV_SCAN)/.stamp: requirements-scan.txt
+	$(PYTHON_RUNTIME) -m venv $(VENV_SCAN)
+	$(VENV_SCAN)/bin/python -m pip install -qq --upgrade pip
+	$(VENV_SCAN)/bin/python -m pip install -qq -r requirements-scan.txt
+	touch $@
+
+.PHONY: venv venv-sam venv-scan
 venv: $(VENV)/.stamp
 venv-sam: $(VENV_SAM)/.stamp
+venv-scan: $(VENV_SCAN)/.stamp
 
 .PHONY: demo
 demo: venv
@@ -61,8 +69,12 @@ sam-check: venv-sam
 	$(SAM) validate --lint
 	$(SAM) build --cached --parallel
 
+.PHONY: scan
+scan: venv-scan
+	$(VENV_SCAN)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet
+
 .PHONY: test
-test: lint sam-check pytest
+test: lint sam-check scan pytest
 
 .PHONY: bench
 bench: venv
@@ -70,4 +82,4 @@ bench: venv
 
 .PHONY: clean
 clean:
-	rm -rf $(VENV) $(VENV_SAM) .aws-sam .pytest_cache .mypy_cache .ruff_cache demo-result.json
+	rm -rf $(VENV) $(VENV_SAM) $(VENV_SCAN) .aws-sam .pytest_cache .mypy_cache .ruff_cache demo-result.json

@@ -33,7 +33,7 @@ def test_attribute_assignment_sets_a_claim_as_in_the_seed() -> None:
     assert access_token.patch == {"lifetime_subscriber": True}
 
 
-@pytest.mark.parametrize("value", [object(), {1, 2}, b"bytes", math.nan, math.inf, {"k": object()}])
+@pytest.mark.parametrize("value", [object(), {1, 2}, b"bytes", math.nan, math.inf, {"k": object()}, "lone \ud800 surrogate"])
 def test_a_value_that_is_not_json_fails_where_it_is_set(value: object) -> None:
     claims = CustomClaims(TokenKind.ACCESS)
     with pytest.raises(ClaimValueError, match="claim 'bad' in the access_token"):

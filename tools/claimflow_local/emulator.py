@@ -403,7 +403,7 @@ def _invoke_handler(emulator: LambdaEmulator) -> type[BaseHTTPRequestHandler]:
                 return
             try:
                 payload = json.loads(raw or b"{}")
-            except ValueError:
+            except (ValueError, RecursionError):
                 self._error(400, "InvalidRequestContentException", "Could not parse request body into json")
                 return
             invocation_type = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")

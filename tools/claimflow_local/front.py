@@ -64,8 +64,8 @@ def _handler(issuer: IssuerClient) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             try:
                 request = json.loads(self.rfile.read(length) or b"null")
-            except ValueError:
-                self._json(400, {"error": "invalid_request", "error_description": "the body is not JSON"})
+            except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested past the parser's limit
+                self._json(400, {"error": "invalid_request", "error_description": "the body is not a JSON document"})
                 return
             try:
                 response = issuer.request_tokens(request)

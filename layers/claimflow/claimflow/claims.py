@@ -50,16 +50,17 @@ def check_claim(token: TokenKind, name: object, value: Any) -> Any:
     if name in RESERVED_CLAIMS[token]:
         raise ReservedClaimError(name, token.value)
     try:
-        encoded = json.dumps(value, allow_nan=False, separators=(",", ":"))
+        encoded = json.dumps(value, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+        size = len(encoded.encode("utf-8"))  # fails on lone surrogates: not Unicode, not JSON
     except (TypeError, ValueError) as error:
         raise ClaimValueError(
             f"claim '{name}' in the {token.value}: {type(value).__name__} value is not JSON ({error})"
         ) from None
     except RecursionError:
         raise ClaimValueError(f"claim '{name}' in the {token.value} is nested too deeply") from None
-    if len(encoded.encode()) > MAX_CLAIM_VALUE_BYTES:
+    if size > MAX_CLAIM_VALUE_BYTES:
         raise ClaimValueError(
-            f"claim '{name}' in the {token.value} is {len(encoded)} bytes of JSON; the limit is {MAX_CLAIM_VALUE_BYTES}"
+            f"claim '{name}' in the {token.value} is {size} bytes of JSON; the limit is {MAX_CLAIM_VALUE_BYTES}"
         )
     if _depth(value) > _MAX_DEPTH:
         raise ClaimValueError(f"claim '{name}' in the {token.value} is nested deeper than {_MAX_DEPTH} levels")

@@ -49,10 +49,37 @@ def _validator(name: str) -> Callable[[Any], Any]:
     return fastjsonschema.compile(schema)  # type: ignore[no-any-return]
 
 
+MAX_DEPTH: Final = 32
+
+
+def _structural_problem(document: Any) -> str | None:
+    """What no schema keyword catches: nesting too deep, strings that are not Unicode (lone
+    surrogates). Iterative, so a hostile document cannot exhaust the stack first."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"is nested deeper than {MAX_DEPTH} levels"
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+            stack.extend((key, depth + 1) for key in node if isinstance(key, str))
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+        elif isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"holds a string that is not valid Unicode ({node[:32]!r})"
+    return None
+
+
 def validate(name: str, document: Any, *, error: type[ContractError] = ContractError) -> Mapping[str, Any]:
     """Check ``document`` against contract schema ``name``; raise ``error`` naming the field."""
     import fastjsonschema
 
+    problem = _structural_problem(document)
+    if problem:
+        raise error(f"request {problem} (contract {name})")
     try:
         _validator(name)(document)
     except fastjsonschema.JsonSchemaValueException as invalid:
