@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -31,9 +32,12 @@ class _AddressRefused(Exception):
     """Raised inside urllib3 and turned into EgressDeniedError by the client."""
 
 
-def _checked_address(host: str, port: int, allow_private: bool) -> str:
+Resolver = Callable[..., list[Any]]
+
+
+def _checked_address(host: str, port: int, allow_private: bool, resolve: Resolver) -> str:
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = resolve(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
         raise OSError(f"cannot resolve {host}: {error}") from error
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
@@ -44,11 +48,11 @@ def _checked_address(host: str, port: int, allow_private: bool) -> str:
     return str(addresses[0])
 
 
-def _guarded(connection_class: type[HTTPConnection], allow_private: bool) -> type[HTTPConnection]:
+def _guarded(connection_class: type[HTTPConnection], allow_private: bool, resolve: Resolver) -> type[HTTPConnection]:
     class GuardedConnection(connection_class):  # type: ignore[valid-type,misc]
         def _new_conn(self) -> socket.socket:
             name: str = self._dns_host  # type: ignore[has-type]
-            self._dns_host = _checked_address(name, self.port, allow_private)
+            self._dns_host = _checked_address(name, self.port, allow_private, resolve)
             try:
                 return super()._new_conn()  # type: ignore[no-any-return]
             finally:
@@ -58,19 +62,20 @@ def _guarded(connection_class: type[HTTPConnection], allow_private: bool) -> typ
 
 
 class _GuardedAdapter(HTTPAdapter):
-    def __init__(self, *, allow_private: bool, pool_maxsize: int) -> None:
+    def __init__(self, *, allow_private: bool, pool_maxsize: int, resolve: Resolver) -> None:
         self._allow_private = allow_private
+        self._resolve = resolve
         super().__init__(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        allow = self._allow_private
+        allow, resolve = self._allow_private, self._resolve
 
         class Pool(HTTPConnectionPool):
-            ConnectionCls = _guarded(HTTPConnection, allow)
+            ConnectionCls = _guarded(HTTPConnection, allow, resolve)
 
         class TlsPool(HTTPSConnectionPool):
-            ConnectionCls = _guarded(HTTPSConnection, allow)  # type: ignore[assignment]
+            ConnectionCls = _guarded(HTTPSConnection, allow, resolve)  # type: ignore[assignment]
 
         self.poolmanager.pool_classes_by_scheme = {"http": Pool, "https": TlsPool}
 
@@ -78,10 +83,10 @@ class _GuardedAdapter(HTTPAdapter):
 class RequestsHttpClient:
     """``HttpClient`` over a keep-alive ``requests.Session``; one per container."""
 
-    def __init__(self, *, allow_private: bool = False, pool_maxsize: int = 10) -> None:
+    def __init__(self, *, allow_private: bool = False, pool_maxsize: int = 10, resolve: Resolver = socket.getaddrinfo) -> None:
         self.session = requests.Session()
         self.session.trust_env = False  # no proxy or netrc surprises on the login path
-        adapter = _GuardedAdapter(allow_private=allow_private, pool_maxsize=pool_maxsize)
+        adapter = _GuardedAdapter(allow_private=allow_private, pool_maxsize=pool_maxsize, resolve=resolve)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
 

@@ -1,0 +1,56 @@
+"""Known secrets never leave: every function on every sample event, a failing third party
+that echoes the key back, and a bad request, with every log line and reply inspected for the
+API key and for the private signing key material."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from claimflow.config import SsmPaths
+from claimflow.issuer.keys import KeyManager
+from claimflow.ssm import SsmParameterStore
+from claimflow_local.deployment import LocalDeployment
+from tests.conftest import EVENTS
+
+API_KEY = json.loads((Path(__file__).parents[2] / "local" / "settings.json").read_text())["env"]["shared"]["API_KEY"]["value"]
+FUNCTION_FOR = {
+    "workflow.addThirdPartyDataToAccessToken.json": "AddThirdPartyDataToAccessTokenFunction",
+    "workflow.addThirdPartyDataUsingEnvs.json": "AddThirdPartyDataUsingEnvsFunction",
+    "issuer.user-token.json": "IssuerFunction",
+    "issuer.m2m-token.json": "IssuerFunction",
+    "jwks.get-jwks.json": "JwksFunction",
+    "jwks.openid-configuration.json": "JwksFunction",
+}
+
+
+def test_no_secret_reaches_a_log_line_an_error_or_a_reply(tmp_path: Path) -> None:
+    log_path = tmp_path / "functions.log"
+    replies: list[str] = []
+    with log_path.open("w") as log, LocalDeployment(log=log, env_vars={"Parameters": {"POWERTOOLS_LOG_LEVEL": "DEBUG"}}) as stack:
+        assert stack.ssm is not None and stack.third_party is not None
+        keyset = KeyManager(SsmParameterStore(client=stack.ssm.client(), max_age=0), SsmPaths(stage="local")).load()
+        assert keyset is not None
+        private_parts = [str(key.jwk[p]) for key in keyset.keys for p in ("d", "p", "q", "dp", "dq", "qi") if p in key.jwk]
+        client = stack.lambda_client()
+
+        def invoke_all() -> None:
+            for event, function in FUNCTION_FOR.items():
+                response = client.invoke(FunctionName=function, Payload=(EVENTS / event).read_bytes())
+                replies.append(response["Payload"].read().decode())
+
+        invoke_all()
+        stack.third_party.configure(status=502, raw_body=json.dumps({"error": f"key {API_KEY} rejected"}).encode())
+        invoke_all()
+        replies.append(
+            client.invoke(FunctionName="IssuerFunction", Payload=b'{"secret": "%s"}' % API_KEY.encode())["Payload"]
+            .read()
+            .decode()
+        )
+    logs = log_path.read_text()
+    assert "addThirdPartyDataUsingEnvs" in logs and "answered HTTP 502" in logs  # the logs are there to inspect
+    everything = logs + "\n".join(replies)
+    assert API_KEY not in everything
+    for part in private_parts:
+        assert part not in everything
+    assert len(private_parts) >= 3
