@@ -10,7 +10,7 @@ VENV_SAM        := .venv-sam
 VENV_SCAN       := .venv-scan
 PY              := $(VENV)/bin/python
 SAM             := $(VENV_SAM)/bin/sam
-export PYTHONPATH := $(CURDIR)/layers/claimflow:$(CURDIR)/tools
+export PYTHONPATH := $(CURDIR)/layers/claimflow:$(CURDIR)/tools:$(CURDIR)/examples
 # sam build (BuildMethod: python3.12) looks for python3.12 on PATH.
 export PATH := $(dir $(PYTHON_RUNTIME)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
@@ -22,6 +22,7 @@ help:
 	@echo "make dev     keep the local services running and print how to call them"
 	@echo "make test    every test tier, ruff, mypy, checkov, sam validate --lint and sam build"
 	@echo "make bench   benchmarks; writes bench/results.json"
+	@echo "make reliability  fault, bad-input, SSRF and secret suites + load; writes docs/reliability.md"
 
 $(VENV)/.stamp: requirements-dev.txt layers/claimflow/requirements.txt
 	@test -n "$(PYTHON_RUNTIME)" || { echo "Python $(RUNTIME_VERSION) not found" >&2; exit 1; }
@@ -83,3 +84,11 @@ bench: venv
 .PHONY: clean
 clean:
 	rm -rf $(VENV) $(VENV_SAM) $(VENV_SCAN) .aws-sam .pytest_cache .mypy_cache .ruff_cache demo-result.json
+
+.PHONY: load
+load: venv
+	$(PY) -m bench.load
+
+.PHONY: reliability
+reliability: venv
+	$(PY) -m bench.reliability

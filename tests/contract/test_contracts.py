@@ -34,10 +34,13 @@ def test_each_schema_is_valid_draft_7(name: str) -> None:
 def test_every_sample_event_validates_against_its_contract(path: Path) -> None:
     document = json.loads(path.read_text())
     schema = next((s for prefix, s in SCHEMA_FOR_PREFIX.items() if path.name.startswith(prefix)), None)
-    if schema is None:  # Function URL events (payload format 2.0) for the JWKS function
-        assert path.name.startswith("jwks.")
+    if path.name.startswith("jwks."):  # Function URL events (payload format 2.0) for the JWKS function
         assert document["version"] == "2.0" and document["rawPath"].startswith("/.well-known/")
         return
+    if path.name.startswith("cognito."):  # Cognito Pre Token Generation events (V2_0, V3_0)
+        assert document["version"] in ("2", "3") and document["triggerSource"].startswith("TokenGeneration_")
+        return
+    assert schema is not None, f"{path.name}: name it workflow.*, issuer.*, jwks.* or cognito.*"
     check(schema, document)
 
 

@@ -23,10 +23,13 @@ from tests.conftest import EVENTS, sample
 FUNCTION_FOR_EVENT = {
     "workflow.addThirdPartyDataToAccessToken.json": "AddThirdPartyDataToAccessTokenFunction",
     "workflow.addThirdPartyDataUsingEnvs.json": "AddThirdPartyDataUsingEnvsFunction",
+    "workflow.mapClientToOrganization.json": "MapClientToOrganizationFunction",
     "issuer.user-token.json": "IssuerFunction",
     "issuer.m2m-token.json": "IssuerFunction",
     "jwks.get-jwks.json": "JwksFunction",
     "jwks.openid-configuration.json": "JwksFunction",
+    "cognito.v2-user-authentication.json": "IssuerFunction",
+    "cognito.v3-client-credentials.json": "IssuerFunction",
 }
 
 
@@ -52,10 +55,15 @@ def test_every_function_answers_its_sample_event(stack: LocalDeployment, event_n
     )
     body = json.loads(response["Payload"].read())
     assert "FunctionError" not in response, body
-    if event_name.startswith("workflow."):
+    if event_name == "workflow.mapClientToOrganization.json":
+        assert body["outcome"] == "ok" and body["patches"]["m2m_token"]["set"] == {"org_code": "org_b5a9c8d7e6f5"}
+    elif event_name.startswith("workflow."):
         assert body["outcome"] == "ok" and body["patches"]["access_token"]["set"] == {"lifetime_subscriber": True}
     elif event_name.startswith("issuer."):
         assert "access_token" in body, body
+    elif event_name.startswith("cognito."):
+        details = body["response"]["claimsAndScopeOverrideDetails"]
+        assert details["accessTokenGeneration"]["claimsToAddOrOverride"], body
     else:
         assert body["statusCode"] == 200
 
@@ -118,3 +126,21 @@ def _post(url: str, body: Any) -> tuple[int, Any]:
             return reply.status, json.loads(reply.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def test_an_m2m_token_carries_the_client_credentials_claims_and_the_workflows_org_code(issuer: IssuerClient) -> None:
+    response = issuer.request_tokens(sample("issuer.m2m-token.json"))
+    claims = json.loads(base64.urlsafe_b64decode(response.access_token.split(".")[1] + "=="))
+    assert (claims["sub"], claims["client_id"], claims["gty"]) == ("m2m_3c9e2a7f41d8", "m2m_3c9e2a7f41d8", "client_credentials")
+    assert (claims["scope"], claims["org_code"]) == ("read:reports", "org_b5a9c8d7e6f5")
+    assert response.id_token is None
+    assert [(r["id"], r["outcome"]) for r in response.workflows] == [("mapClientToOrganization", "ok")]
+
+
+def test_an_unregistered_m2m_client_is_denied(issuer: IssuerClient) -> None:
+    request = sample("issuer.m2m-token.json")
+    request["client_id"] = request["event"]["context"]["application"]["clientId"] = "m2m_unknown"
+    with pytest.raises(IssuerRefusedError) as refused:
+        issuer.request_tokens(request)
+    assert refused.value.error_code == "access_denied"
+    assert "m2m_unknown is not registered" in refused.value.description

@@ -21,6 +21,8 @@ FUNCTION_FOR = {
     "issuer.m2m-token.json": "IssuerFunction",
     "jwks.get-jwks.json": "JwksFunction",
     "jwks.openid-configuration.json": "JwksFunction",
+    "cognito.v2-user-authentication.json": "IssuerFunction",
+    "cognito.v3-client-credentials.json": "IssuerFunction",
 }
 
 

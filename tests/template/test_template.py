@@ -162,3 +162,11 @@ def test_outputs_name_every_function_arn_and_the_jwks_url() -> None:
     for logical_id in functions():
         assert f"{logical_id}Arn" in outputs, logical_id
     assert "JwksUrl" in outputs
+
+
+def test_cognito_may_invoke_the_issuer_only_from_the_configured_user_pool() -> None:
+    permission = sam()["Resources"]["CognitoInvokesIssuerPermission"]
+    assert permission["Condition"] == "HasCognitoUserPool"
+    assert permission["Properties"]["Principal"] == "cognito-idp.amazonaws.com"
+    assert permission["Properties"]["SourceArn"] == {"Ref": "CognitoUserPoolArn"}
+    assert permission["Properties"]["FunctionName"] == {"Fn::GetAtt": ["IssuerFunction", "Arn"]}

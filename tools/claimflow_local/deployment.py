@@ -57,6 +57,7 @@ class LocalDeployment:
         self.third_party = StubThirdPartyApi(
             api_key=third_party.get("api_key"),
             subscribers=third_party.get("lifetime_subscribers", ()),
+            organizations=third_party.get("client_organizations", {}),
             port=self.ports.get("third_party", 0),
         ).start()
         overrides = {"Stage": self.settings["stage"], "ThirdPartyApiUrl": self.third_party.url, **self.parameter_overrides}

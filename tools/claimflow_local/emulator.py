@@ -232,6 +232,15 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        quiet_client_disconnects(self, request, client_address)
+
+
+def quiet_client_disconnects(server: ThreadingHTTPServer, request: Any, client_address: Any) -> None:
+    """A client that hangs up (a sandbox killed at its timeout, a load test ending) is not an error."""
+    if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+        ThreadingHTTPServer.handle_error(server, request, client_address)
+
 
 class LambdaEmulator:
     """The Lambda Invoke API for the functions of one template, on 127.0.0.1."""
@@ -290,12 +299,13 @@ class LambdaEmulator:
         pool.reconfigure(self._environment(pool.spec, variables), variables)
         return pool.configuration()
 
-    def warm(self, *names: str) -> None:
-        threads = [threading.Thread(target=self.pools[n].warm) for n in (names or tuple(self.pools))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+    def warm(self, *names: str, count: int = 1) -> None:
+        """Start ``count`` sandboxes per function ahead of traffic (like provisioned concurrency)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        jobs = [self.pools[n] for n in (names or tuple(self.pools)) for _ in range(count)]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda p: p.warm(), jobs))
 
     def stop(self) -> None:
         for server in self._servers:

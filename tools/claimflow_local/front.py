@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from claimflow.client import IssuerClient, IssuerRefusedError, IssuerUnavailableError
+from claimflow_local.emulator import quiet_client_disconnects
 
 __all__ = ["HTTP_STATUS", "TokenEndpoint"]
 
@@ -20,6 +21,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 256
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        quiet_client_disconnects(self, request, client_address)
 
 
 class TokenEndpoint:

@@ -1,5 +1,6 @@
 """A loopback stand-in for the seed's third-party API: ``GET /api/user/{id}`` answers
-``{"id", "lifetime_subscriber"}``. Latency and failures can be injected, and it counts
+``{"id", "lifetime_subscriber"}``; ``GET /api/clients/{id}`` answers the client's ``org_code``
+(the M2M example's directory) or 404. Latency and failures can be injected, and it counts
 requests and TCP connections (so benchmarks can prove keep-alive).
 """
 
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from claimflow_local.emulator import quiet_client_disconnects
+
 __all__ = ["StubThirdPartyApi"]
 
 
@@ -21,6 +24,7 @@ __all__ = ["StubThirdPartyApi"]
 class _Behaviour:
     api_key: str | None
     subscribers: set[str]
+    organizations: dict[str, str] = field(default_factory=dict)  # client id -> org code
     delay_ms: float = 0.0
     failure_rate: float = 0.0
     status: int | None = None  # force every answer to this status
@@ -37,10 +41,20 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        quiet_client_disconnects(self, request, client_address)
+
 
 class StubThirdPartyApi:
-    def __init__(self, *, api_key: str | None = None, subscribers: Iterable[str] = (), port: int = 0) -> None:
-        self.behaviour = _Behaviour(api_key=api_key, subscribers=set(subscribers))
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        subscribers: Iterable[str] = (),
+        organizations: dict[str, str] | None = None,
+        port: int = 0,
+    ) -> None:
+        self.behaviour = _Behaviour(api_key=api_key, subscribers=set(subscribers), organizations=dict(organizations or {}))
         self._server = _Server(("127.0.0.1", port), _handler(self.behaviour))
         self._thread = threading.Thread(target=self._server.serve_forever, name="stub-api", daemon=True)
 
@@ -109,6 +123,14 @@ def _handler(behaviour: _Behaviour) -> type[BaseHTTPRequestHandler]:
                 return
             if behaviour.status is not None or fail:
                 self._answer(behaviour.status or 500, b'{"error":"injected failure"}')
+                return
+            if self.path.startswith("/api/clients/"):
+                client_id = self.path[len("/api/clients/") :]
+                org_code = behaviour.organizations.get(client_id)
+                if org_code is None:
+                    self._answer(404, b'{"error":"unknown client"}')
+                else:
+                    self._answer(200, json.dumps({"client_id": client_id, "org_code": org_code}).encode())
                 return
             if not self.path.startswith("/api/user/"):
                 self._answer(404, b'{"error":"not found"}')

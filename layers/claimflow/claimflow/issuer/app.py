@@ -12,6 +12,7 @@ from typing import Any
 from claimflow.config import Env, SsmPaths, env_int, env_str
 from claimflow.contract import TOKEN_REPLY
 from claimflow.errors import ClaimflowError, ConfigurationError
+from claimflow.issuer.cognito import is_cognito_event
 from claimflow.issuer.invoker import LambdaWorkflowInvoker
 from claimflow.issuer.registry import WorkflowRegistry
 from claimflow.issuer.request import IssuerConfig
@@ -130,6 +131,17 @@ def handle(issuer: TokenIssuer, event: Any) -> dict[str, Any]:
 
 
 def lambda_handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+    if is_cognito_event(event):
+        # Cognito's Pre Token Generation trigger: same workflows, same rules; an exception
+        # here is what fails the sign-in, with its message shown.
+        from claimflow.issuer.cognito import pre_token_generation
+
+        issuer = build_issuer()
+        try:
+            return pre_token_generation(issuer.workflows, event, budget_ms=issuer.config.issuance_budget_ms)
+        except ClaimflowError as error:
+            _log.warning("Cognito sign-in refused", extra={"error": error.error_code, "error_description": error.description})
+            raise
     if isinstance(event, Mapping) and event.get("correlation_id"):
         _log.set_correlation_id(str(event["correlation_id"]))
     try:

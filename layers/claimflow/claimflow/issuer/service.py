@@ -18,13 +18,13 @@ from claimflow.claims import check_patch
 from claimflow.contract import WORKFLOW_INVOCATION
 from claimflow.errors import ClaimflowError, TokenRequestError, TokenTooLargeError, WorkflowInvocationError
 from claimflow.issuer.invoker import WorkflowInvoker
-from claimflow.issuer.policy import ClaimConflict, WorkflowRun, merge_runs
+from claimflow.issuer.policy import ClaimConflict, Merged, WorkflowRun, merge_runs
 from claimflow.issuer.registry import WorkflowRegistration, WorkflowRegistry
 from claimflow.issuer.request import IssuerConfig, TokenRequest, mint_standard_claims, parse_token_request
 from claimflow.issuer.signing import KeyProvider
 from claimflow.settings import TRIGGER_TOKENS, TokenKind
 
-__all__ = ["IssuedTokens", "TokenIssuer"]
+__all__ = ["IssuedTokens", "TokenIssuer", "WorkflowRunner"]
 
 _TYP = {TokenKind.ACCESS: "at+jwt", TokenKind.M2M: "at+jwt", TokenKind.ID: "JWT"}
 
@@ -53,12 +53,10 @@ class TokenIssuer:
         max_concurrency: int = 16,
     ) -> None:
         self.config = config
-        self.registry = registry
-        self.invoker = invoker
         self.keys = keys
+        self.workflows = WorkflowRunner(registry, invoker, max_concurrency=max_concurrency)
         self._clock = clock
         self._new_jti = new_jti
-        self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="claimflow-workflow")
 
     def issue(self, document: Any) -> IssuedTokens:
         deadline = time.monotonic() + self.config.issuance_budget_ms / 1000
@@ -72,8 +70,7 @@ class TokenIssuer:
         minted = mint_standard_claims(request, self.config, clock=self._clock, **options)
         signer = self.keys.signer()  # before any workflow runs: no key, no point invoking them
 
-        runs = self._run_workflows(request, deadline)
-        merged = merge_runs(runs, tokens=request.tokens, base=request.claims, minted=minted)
+        merged = self.workflows.customize(request, minted=minted, deadline=deadline)
 
         final = {kind: {**merged.claims[kind], **minted[kind]} for kind in request.tokens}
         tokens = {kind: signer.sign(final[kind], typ=_TYP[kind]) for kind in request.tokens}
@@ -94,6 +91,20 @@ class TokenIssuer:
             skipped_failures=merged.skipped_failures,
         )
 
+
+class WorkflowRunner:
+    """Runs the trigger's workflows concurrently under their deadlines and the budget, and
+    merges their replies under the rules. Shared by the issuer and the Cognito adapter."""
+
+    def __init__(self, registry: WorkflowRegistry, invoker: WorkflowInvoker, *, max_concurrency: int = 16) -> None:
+        self.registry = registry
+        self.invoker = invoker
+        self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="claimflow-workflow")
+
+    def customize(self, request: TokenRequest, *, minted: Mapping[TokenKind, Mapping[str, Any]], deadline: float) -> Merged:
+        """The custom claims per token after every workflow's patch, or a denial/failure raised."""
+        return merge_runs(self.run(request, deadline=deadline), tokens=request.tokens, base=request.claims, minted=minted)
+
     def _payload(
         self, registration: WorkflowRegistration, request: TokenRequest, correlation_id: str, timeout_ms: int
     ) -> dict[str, Any]:
@@ -107,7 +118,8 @@ class TokenIssuer:
             "tokens": {t.value: dict(request.claims.get(t.value, {})) for t in sorted(TRIGGER_TOKENS[request.trigger])},
         }
 
-    def _run_workflows(self, request: TokenRequest, deadline: float) -> list[WorkflowRun]:
+    def run(self, request: TokenRequest, *, deadline: float) -> list[WorkflowRun]:
+        """Invoke every workflow registered for the request's trigger, all at once."""
         registrations = self.registry.for_trigger(request.trigger)
         correlation_id = request.correlation_id or str(uuid.uuid4())
         started = time.monotonic()
