@@ -87,11 +87,30 @@ def run_demo(*, root: Path = PROJECT_ROOT, result_path: Path | None = None) -> i
         return 0 if subscriber is True else 1
 
 
+def _example_oauth_endpoint(stack: LocalDeployment, issuer: IssuerClient) -> Any:
+    """The example identity stack's client-credentials endpoint, with its clients seeded."""
+    from identity_stack.clients import ClientRegistry
+    from identity_stack.token_endpoint import ClientCredentialsGrant
+    from identity_stack.token_endpoint import TokenEndpoint as OAuthTokenEndpoint
+
+    from claimflow.ssm import SsmParameterStore
+
+    assert stack.ssm is not None and stack.emulator is not None
+    registry = ClientRegistry(SsmParameterStore(client=stack.ssm.client(), max_age=30), stage=stack.settings["stage"])
+    for client_id, record in stack.settings.get("example_clients", {}).items():
+        registry.register(client_id, secret=record["secret"], scopes=record["scopes"], audience=record["audience"])
+    grant = ClientCredentialsGrant(issuer, registry, issuer_base_url=stack.emulator.function_urls["JwksFunction"].rstrip("/"))
+    return OAuthTokenEndpoint(grant, port=3005).start()
+
+
 def run_dev(*, root: Path = PROJECT_ROOT) -> int:
     ports = {"lambda": 3001, "jwks": 3002, "ssm": 3003, "third_party": 3004}
     with LocalDeployment(root=root, log=sys.stderr, ports=ports) as stack:
         assert stack.emulator is not None and stack.ssm is not None and stack.third_party is not None
-        endpoint = TokenEndpoint(IssuerClient("IssuerFunction", client=stack.lambda_client()), port=3000).start()
+        issuer = IssuerClient("IssuerFunction", client=stack.lambda_client())
+        endpoint = TokenEndpoint(issuer, port=3000).start()
+        oauth = _example_oauth_endpoint(stack, issuer)
+        client_id, client = next(iter(stack.settings.get("example_clients", {}).items()))
         print(
             f"""
 claimflow is running locally (Ctrl-C stops it).
@@ -104,6 +123,9 @@ claimflow is running locally (Ctrl-C stops it).
       aws lambda invoke --endpoint-url {stack.emulator.endpoint_url} --function-name IssuerFunction \\
           --cli-binary-format raw-in-base64-out --payload file://events/issuer.user-token.json out.json
   embedded SSM:                     {stack.ssm.url}   third-party stand-in: {stack.third_party.url}
+
+  example OAuth token endpoint (client credentials, examples/identity_stack):
+      curl -s -u {client_id}:{client["secret"]} -d grant_type=client_credentials -d scope=read:reports {oauth.url}
 """,
             flush=True,
         )
@@ -115,4 +137,5 @@ claimflow is running locally (Ctrl-C stops it).
         except KeyboardInterrupt:
             pass
         endpoint.stop()
+        oauth.stop()
     return 0
