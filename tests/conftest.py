@@ -25,6 +25,9 @@ SEED_WORKFLOWS = {
 }
 _counter = itertools.count()
 
+# The workflow authors' kit is a pytest plugin; our own tests use it like theirs would.
+pytest_plugins = ["claimflow.testing"]
+
 # Tests never reach AWS; boto3 and aws-sam-translator still want a region to exist.
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
@@ -37,6 +40,21 @@ def load_workflow(directory: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def function_for_event(name: str) -> str:
+    """The function a sample in events/ is for: by its prefix, and for workflows by the registry."""
+    from claimflow_local.project import Project
+
+    if name.startswith("workflow."):
+        workflow_id = name.removeprefix("workflow.").removesuffix(".json")
+        found = [e.function for e in Project(ROOT).registry() if e.id == workflow_id]
+        assert found, f"events/{name}: no workflow '{workflow_id}' in the issuer's registry"
+        return found[0]
+    if name.startswith(("issuer.", "cognito.")):
+        return "IssuerFunction"
+    assert name.startswith("jwks."), f"events/{name}: name it workflow.*, issuer.*, cognito.* or jwks.*"
+    return "JwksFunction"
 
 
 def sample(name: str) -> dict[str, Any]:

@@ -11,19 +11,10 @@ from claimflow.config import SsmPaths
 from claimflow.issuer.keys import KeyManager
 from claimflow.ssm import SsmParameterStore
 from claimflow_local.deployment import LocalDeployment
-from tests.conftest import EVENTS
+from tests.conftest import EVENTS, function_for_event
 
 API_KEY = json.loads((Path(__file__).parents[2] / "local" / "settings.json").read_text())["env"]["shared"]["API_KEY"]["value"]
-FUNCTION_FOR = {
-    "workflow.addThirdPartyDataToAccessToken.json": "AddThirdPartyDataToAccessTokenFunction",
-    "workflow.addThirdPartyDataUsingEnvs.json": "AddThirdPartyDataUsingEnvsFunction",
-    "issuer.user-token.json": "IssuerFunction",
-    "issuer.m2m-token.json": "IssuerFunction",
-    "jwks.get-jwks.json": "JwksFunction",
-    "jwks.openid-configuration.json": "JwksFunction",
-    "cognito.v2-user-authentication.json": "IssuerFunction",
-    "cognito.v3-client-credentials.json": "IssuerFunction",
-}
+FUNCTION_FOR = {path.name: function_for_event(path.name) for path in sorted(EVENTS.glob("*.json"))}
 
 
 def test_no_secret_reaches_a_log_line_an_error_or_a_reply(tmp_path: Path) -> None:
