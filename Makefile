@@ -73,7 +73,7 @@ sam-check: venv-sam
 
 .PHONY: scan
 scan: venv-scan
-	$(VENV_SCAN)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet
+	$(VENV_SCAN)/bin/checkov --skip-download --file template.yaml --framework cloudformation --compact --quiet
 
 .PHONY: test
 test: lint sam-check scan pytest

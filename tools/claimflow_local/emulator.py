@@ -22,11 +22,12 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from claimflow_local.loopback import LoopbackServer
 from claimflow_local.template import FunctionSpec, Template
 
 __all__ = ["InvokeResult", "LambdaEmulator"]
@@ -227,21 +228,6 @@ def _base_env(spec: FunctionSpec) -> dict[str, str]:
     }
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        quiet_client_disconnects(self, request, client_address)
-
-
-def quiet_client_disconnects(server: ThreadingHTTPServer, request: Any, client_address: Any) -> None:
-    """A client that hangs up (a sandbox killed at its timeout, a load test ending) is not an error."""
-    if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-        ThreadingHTTPServer.handle_error(server, request, client_address)
-
-
 class LambdaEmulator:
     """The Lambda Invoke API for the functions of one template, on 127.0.0.1."""
 
@@ -265,7 +251,7 @@ class LambdaEmulator:
         self._log = log
         self.pools: dict[str, _Pool] = {}
         self.function_urls: dict[str, str] = {}
-        self._servers: list[ThreadingHTTPServer] = []
+        self._servers: list[LoopbackServer] = []
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -273,10 +259,10 @@ class LambdaEmulator:
         probe = Template.load(self._template_path, parameter_overrides=self._overrides)
         url_functions = [s for s in probe.functions().values() if s.function_url]
         for spec in url_functions:
-            url_server = _Server(("127.0.0.1", self._url_ports.get(spec.name, 0)), _url_handler(self, spec.name))
+            url_server = LoopbackServer(_url_handler(self, spec.name), port=self._url_ports.get(spec.name, 0))
             self._servers.append(url_server)
             self.function_urls[spec.name] = f"http://127.0.0.1:{url_server.server_address[1]}/"
-        invoke_server = _Server(("127.0.0.1", self._port), _invoke_handler(self))
+        invoke_server = LoopbackServer(_invoke_handler(self), port=self._port)
         self._servers.insert(0, invoke_server)
         # Functions that invoke functions (the issuer) reach this emulator, as in AWS they reach Lambda.
         own = {"AWS_ENDPOINT_URL_LAMBDA": self.endpoint_url}
@@ -286,7 +272,7 @@ class LambdaEmulator:
             environment = self._environment(spec, spec.environment)
             self.pools[name] = _Pool(spec, environment, self._max_concurrency, self._log, variables=dict(spec.environment))
         for server in self._servers:
-            threading.Thread(target=server.serve_forever, name=f"emulator-{server.server_address[1]}", daemon=True).start()
+            server.start(f"emulator-{server.port}")
         return self
 
     def _environment(self, spec: FunctionSpec, variables: Mapping[str, str]) -> dict[str, str]:
@@ -309,8 +295,7 @@ class LambdaEmulator:
 
     def stop(self) -> None:
         for server in self._servers:
-            server.shutdown()
-            server.server_close()
+            server.stop()
         for pool in self.pools.values():
             pool.close()
 

@@ -5,43 +5,32 @@ request (contract v1) answers the issuer's reply, through the emulator, as in AW
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from claimflow.client import IssuerClient, IssuerRefusedError, IssuerUnavailableError
-from claimflow_local.emulator import quiet_client_disconnects
+from claimflow_local.loopback import LoopbackServer
 
 __all__ = ["HTTP_STATUS", "TokenEndpoint"]
 
 HTTP_STATUS = {"invalid_request": 400, "access_denied": 403, "server_error": 500, "temporarily_unavailable": 503}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        quiet_client_disconnects(self, request, client_address)
-
-
 class TokenEndpoint:
     def __init__(self, issuer: IssuerClient, *, port: int = 0) -> None:
         self.issuer = issuer
-        self._server = _Server(("127.0.0.1", port), _handler(issuer))
+        self._server = LoopbackServer(_handler(issuer), port=port)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/token"
+        return f"http://127.0.0.1:{self._server.port}/token"
 
     def start(self) -> TokenEndpoint:
-        threading.Thread(target=self._server.serve_forever, name="token-endpoint", daemon=True).start()
+        self._server.start("token-endpoint")
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
 
 def _handler(issuer: IssuerClient) -> type[BaseHTTPRequestHandler]:

@@ -12,10 +12,10 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from claimflow_local.emulator import quiet_client_disconnects
+from claimflow_local.loopback import LoopbackServer
 
 __all__ = ["StubThirdPartyApi"]
 
@@ -36,15 +36,6 @@ class _Behaviour:
     rng: random.Random = field(default_factory=lambda: random.Random(7))
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        quiet_client_disconnects(self, request, client_address)
-
-
 class StubThirdPartyApi:
     def __init__(
         self,
@@ -55,20 +46,18 @@ class StubThirdPartyApi:
         port: int = 0,
     ) -> None:
         self.behaviour = _Behaviour(api_key=api_key, subscribers=set(subscribers), organizations=dict(organizations or {}))
-        self._server = _Server(("127.0.0.1", port), _handler(self.behaviour))
-        self._thread = threading.Thread(target=self._server.serve_forever, name="stub-api", daemon=True)
+        self._server = LoopbackServer(_handler(self.behaviour), port=port)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self._server.port}"
 
     def start(self) -> StubThirdPartyApi:
-        self._thread.start()
+        self._server.start("stub-api")
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     def configure(self, **changes: Any) -> None:
         for name, value in changes.items():
