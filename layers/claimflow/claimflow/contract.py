@@ -52,24 +52,37 @@ def _validator(name: str) -> Callable[[Any], Any]:
 MAX_DEPTH: Final = 32
 
 
-def _structural_problem(document: Any) -> str | None:
-    """What no schema keyword catches: nesting too deep, strings that are not Unicode (lone
-    surrogates). Iterative, so a hostile document cannot exhaust the stack first."""
-    stack: list[tuple[Any, int]] = [(document, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return f"is nested deeper than {MAX_DEPTH} levels"
-        if isinstance(node, dict):
-            stack.extend((child, depth + 1) for child in node.values())
-            stack.extend((key, depth + 1) for key in node if isinstance(key, str))
-        elif isinstance(node, list):
-            stack.extend((child, depth + 1) for child in node)
-        elif isinstance(node, str):
-            try:
-                node.encode("utf-8")
-            except UnicodeEncodeError:
-                return f"holds a string that is not valid Unicode ({node[:32]!r})"
+def _not_unicode(text: str) -> bool:
+    if text.isascii():  # nearly every string: no encode needed
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return True
+    return False
+
+
+def _structural_problem(node: Any, depth: int = 1) -> str | None:
+    """What no schema keyword catches: nesting deeper than MAX_DEPTH, strings that are not
+    Unicode. The recursion stops at MAX_DEPTH, so a hostile document cannot exhaust the stack."""
+    if isinstance(node, str):
+        return f"holds a string that is not valid Unicode ({node[:32]!r})" if _not_unicode(node) else None
+    if isinstance(node, dict):
+        children: Any = node.values()
+        for key in node:
+            if isinstance(key, str) and _not_unicode(key):
+                return f"holds a name that is not valid Unicode ({key[:32]!r})"
+    elif isinstance(node, list):
+        children = node
+    else:
+        return None
+    if depth > MAX_DEPTH:
+        return f"is nested deeper than {MAX_DEPTH} levels"
+    for child in children:
+        if isinstance(child, (dict, list, str)):
+            problem = _structural_problem(child, depth + 1)
+            if problem:
+                return problem
     return None
 
 

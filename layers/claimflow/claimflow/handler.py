@@ -7,10 +7,8 @@ exception, a denial or a bad request each become a well-formed reply; nothing es
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from functools import cache
 from typing import Any, Protocol
 
@@ -135,7 +133,9 @@ def create_handler(
         token = _activate(invocation)
         try:
             result = function(invocation.event)
-            if inspect.iscoroutine(result):
+            if isinstance(result, Coroutine):  # an async workflow, as the seed's are
+                import asyncio  # 30 ms of import (ssl included) that sync workflows never pay
+
                 asyncio.run(result)
         except Exception as error:  # the workflow's failure is data for the issuer's policy
             body = _error_body(error, svc)
