@@ -236,3 +236,20 @@ def test_a_secret_value_never_reaches_logs_or_the_reply(capsys: pytest.CaptureFi
 def test_claimflow_functions_refuse_to_run_outside_an_invocation() -> None:
     with pytest.raises(OutsideInvocationError, match="inside the workflow function"):
         access_token_custom_claims()
+
+
+def test_log_lines_carry_workflow_id_trigger_and_the_issuers_correlation_id(capsys: pytest.CaptureFixture[str]) -> None:
+    import json as json_module
+
+    module = load_workflow("add_third_party_data_to_access_token")
+    run(
+        module.workflow_settings,
+        module.fetch_third_party_data_workflow,
+        invocation("addThirdPartyDataToAccessToken", correlation_id="corr-7781"),
+    )
+    lines = [json_module.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    finished = next(line for line in lines if line["message"] == "workflow finished")
+    assert finished["workflow_id"] == "addThirdPartyDataToAccessToken"
+    assert finished["trigger"] == "user:tokens_generation"
+    assert finished["correlation_id"] == "corr-7781"
+    assert finished["claims_set"] == ["lifetime_subscriber"]
