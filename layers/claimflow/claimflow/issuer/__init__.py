@@ -33,4 +33,3 @@ __all__ = [
     "parse_token_request",
 ]
 
-from claimflow.errors import WorkflowInvocationError
