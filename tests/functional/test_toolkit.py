@@ -195,3 +195,13 @@ def test_preview_of_a_failure_shows_the_error(tmp_path: Path) -> None:
     failed = {w.id: w for w in result.workflows}["addThirdPartyDataUsingEnvs"]
     assert failed.outcome == "failed" and "answered HTTP 401" in failed.detail
     assert result.error is not None and result.error.startswith("server_error")
+
+
+def test_env_local_without_make_dev_says_so_instead_of_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 3003)) == 0:
+            pytest.skip("something listens on 3003 (make dev is running)")
+    assert cli(["env", "list", "--stage", "local", "--local"]) == 2
+    assert "cannot reach make dev's SSM at http://127.0.0.1:3003 (is make dev running?)" in capsys.readouterr().err

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from claimflow_local.check import find_problems
-from claimflow_local.envcmd import EnvCommandError, EnvironmentManager, ssm_client
+from claimflow_local.envcmd import LOCAL_SSM, EnvCommandError, EnvironmentManager, ssm_client
 from claimflow_local.preview import preview, render
 from claimflow_local.scaffold import ScaffoldError, scaffold
 
@@ -52,6 +52,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _env(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    manager = EnvironmentManager(ssm_client(local=args.local), stage=args.stage)
+    try:
+        if args.action == "list":
+            print("\n".join(manager.list(workflow=args.workflow)) or "(none)")
+            return 0
+        if not args.name:
+            raise EnvCommandError(f"env {args.action} needs a NAME")
+        if args.action == "set":
+            if args.value is None:
+                raise EnvCommandError("env set needs a VALUE")
+            print(manager.set(args.name, args.value, secret=args.secret, workflow=args.workflow))
+        elif args.action == "get":
+            print(manager.get(args.name, workflow=args.workflow))
+        else:
+            print(manager.unset(args.name, workflow=args.workflow))
+        return 0
+    except (BotoCoreError, ClientError) as error:
+        where = f"make dev's SSM at {LOCAL_SSM} (is make dev running?)" if args.local else "AWS SSM (credentials, region?)"
+        raise EnvCommandError(f"cannot reach {where}: {error}") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     root: Path = args.root
@@ -68,21 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"claimflow check: {len(problems)} problem(s)" if problems else "claimflow check: code and template agree")
             return 1 if problems else 0
         if args.command == "env":
-            manager = EnvironmentManager(ssm_client(local=args.local), stage=args.stage)
-            if args.action == "list":
-                print("\n".join(manager.list(workflow=args.workflow)) or "(none)")
-                return 0
-            if not args.name:
-                raise EnvCommandError(f"env {args.action} needs a NAME")
-            if args.action == "set":
-                if args.value is None:
-                    raise EnvCommandError("env set needs a VALUE")
-                print(manager.set(args.name, args.value, secret=args.secret, workflow=args.workflow))
-            elif args.action == "get":
-                print(manager.get(args.name, workflow=args.workflow))
-            else:
-                print(manager.unset(args.name, workflow=args.workflow))
-            return 0
+            return _env(args)
         if args.command == "preview":
             result = preview(args.event, against=args.against, root=root)
             print(render(result, as_json=args.json))

@@ -78,9 +78,16 @@ class EnvironmentManager:
 
 def ssm_client(*, local: bool) -> Any:
     import boto3
+    from botocore.config import Config
 
+    config = Config(connect_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
     if not local:
-        return boto3.client("ssm")
+        return boto3.client("ssm", config=config)
     return boto3.client(
-        "ssm", endpoint_url=LOCAL_SSM, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+        "ssm",
+        endpoint_url=LOCAL_SSM,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=config,
     )
