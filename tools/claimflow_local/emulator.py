@@ -307,7 +307,7 @@ class LambdaEmulator:
 
     @property
     def endpoint_url(self) -> str:
-        return f"http://127.0.0.1:{self._servers[0].server_address[1]}"
+        return f"http://127.0.0.1:{self._servers[0].port}"
 
     # --- invoking --------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from types import MappingProxyType
 from typing import Any
 
+from claimflow.contract import structural_problem
 from claimflow.errors import ClaimValueError, ReservedClaimError
 from claimflow.settings import TokenKind
 
@@ -33,37 +34,26 @@ _MAX_DEPTH = 16
 _NAME = re.compile(r"^[^\x00-\x1f]+$")
 
 
-def _depth(value: Any, level: int = 0) -> int:
-    if level > _MAX_DEPTH:
-        return level
-    if isinstance(value, Mapping):
-        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
-    if isinstance(value, list):
-        return max((_depth(v, level + 1) for v in value), default=level + 1)
-    return level
-
-
 def check_claim(token: TokenKind, name: object, value: Any) -> Any:
     """Return ``value`` if ``name`` may carry it in ``token``; raise a named error otherwise."""
     if not isinstance(name, str) or not name or len(name) > _MAX_NAME_LENGTH or not _NAME.match(name):
         raise ClaimValueError(f"claim name {name!r} in the {token.value} must be a printable string of 1-256 chars")
     if name in RESERVED_CLAIMS[token]:
         raise ReservedClaimError(name, token.value)
+    problem = structural_problem(value, max_depth=_MAX_DEPTH)  # before serializing: bounded, no recursion blow-up
+    if problem:
+        raise ClaimValueError(f"claim '{name}' in the {token.value} {problem}")
     try:
         encoded = json.dumps(value, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
-        size = len(encoded.encode("utf-8"))  # fails on lone surrogates: not Unicode, not JSON
     except (TypeError, ValueError) as error:
         raise ClaimValueError(
             f"claim '{name}' in the {token.value}: {type(value).__name__} value is not JSON ({error})"
         ) from None
-    except RecursionError:
-        raise ClaimValueError(f"claim '{name}' in the {token.value} is nested too deeply") from None
+    size = len(encoded.encode("utf-8"))
     if size > MAX_CLAIM_VALUE_BYTES:
         raise ClaimValueError(
             f"claim '{name}' in the {token.value} is {size} bytes of JSON; the limit is {MAX_CLAIM_VALUE_BYTES}"
         )
-    if _depth(value) > _MAX_DEPTH:
-        raise ClaimValueError(f"claim '{name}' in the {token.value} is nested deeper than {_MAX_DEPTH} levels")
     # Store what a JWT will carry (tuples become lists), so later mutation of the caller's
     # object cannot smuggle an unchecked value in.
     return json.loads(encoded)

@@ -19,6 +19,7 @@ __all__ = [
     "TOKEN_REQUEST",
     "WORKFLOW_INVOCATION",
     "schema_path",
+    "structural_problem",
     "validate",
 ]
 
@@ -62,9 +63,10 @@ def _not_unicode(text: str) -> bool:
     return False
 
 
-def _structural_problem(node: Any, depth: int = 1) -> str | None:
-    """What no schema keyword catches: nesting deeper than MAX_DEPTH, strings that are not
-    Unicode. The recursion stops at MAX_DEPTH, so a hostile document cannot exhaust the stack."""
+def structural_problem(node: Any, *, max_depth: int = MAX_DEPTH, depth: int = 1) -> str | None:
+    """What no schema keyword catches: nesting deeper than ``max_depth``, strings that are not
+    Unicode. The recursion stops at ``max_depth``, so a hostile value cannot exhaust the stack.
+    Contracts use it on whole documents, claims on each value."""
     if isinstance(node, str):
         return f"holds a string that is not valid Unicode ({node[:32]!r})" if _not_unicode(node) else None
     if isinstance(node, dict):
@@ -76,11 +78,11 @@ def _structural_problem(node: Any, depth: int = 1) -> str | None:
         children = node
     else:
         return None
-    if depth > MAX_DEPTH:
-        return f"is nested deeper than {MAX_DEPTH} levels"
+    if depth > max_depth:
+        return f"is nested deeper than {max_depth} levels"
     for child in children:
         if isinstance(child, (dict, list, str)):
-            problem = _structural_problem(child, depth + 1)
+            problem = structural_problem(child, max_depth=max_depth, depth=depth + 1)
             if problem:
                 return problem
     return None
@@ -90,7 +92,7 @@ def validate(name: str, document: Any, *, error: type[ContractError] = ContractE
     """Check ``document`` against contract schema ``name``; raise ``error`` naming the field."""
     import fastjsonschema
 
-    problem = _structural_problem(document)
+    problem = structural_problem(document)
     if problem:
         raise error(f"request {problem} (contract {name})")
     try:

@@ -32,4 +32,3 @@ __all__ = [
     "mint_standard_claims",
     "parse_token_request",
 ]
-
