@@ -60,6 +60,7 @@ dev: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m claimflow_local.cli check
 
 .PHONY: pytest

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import cases
-from claimflow_local.services import EmbeddedSsm
-from claimflow_local.stub_api import StubThirdPartyApi
+from claimflow_local.stack.ssm import EmbeddedSsm
+from claimflow_local.stack.third_party import StubThirdPartyApi
 
 OUT = Path(__file__).with_name("results.json")
 

@@ -16,6 +16,8 @@ import jwt
 from bench.harness import fresh_interpreter_ms, interleaved_ratio, percentile
 from claimflow import EventView, WorkflowSettings, access_token_custom_claims, create_handler, fetch, get_environment_variable
 from claimflow.config import SsmPaths
+from claimflow.infra.parameters import InMemoryParameterStore, ParameterStore
+from claimflow.infra.requests_http import RequestsHttpClient
 from claimflow.issuer import (
     InProcessWorkflowInvoker,
     IssuerConfig,
@@ -26,10 +28,8 @@ from claimflow.issuer import (
     WorkflowRegistry,
 )
 from claimflow.issuer.keys import KeyManager
-from claimflow.parameters import InMemoryParameterStore, ParameterStore
-from claimflow.requests_http import RequestsHttpClient
 from claimflow.runtime import WorkflowServices
-from claimflow.settings import TokenKind
+from claimflow.tokens import TokenKind
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -133,7 +133,7 @@ def fanout(stub: Any) -> Result:
 
 
 def ssm_calls(ssm: Any, stub: Any) -> Result:
-    from claimflow.ssm import SsmParameterStore
+    from claimflow.infra.ssm import SsmParameterStore
 
     client = ssm.client()
     calls = {"n": 0}
@@ -235,7 +235,7 @@ print(json.dumps({{"boto3": "boto3" in sys.modules}}))
 
 
 def emulated(requests_total: int = 1000, concurrency: int = 8) -> Result:
-    from claimflow_local.deployment import LocalDeployment
+    from claimflow_local.stack.deployment import LocalDeployment
 
     with open(os.devnull, "w") as sink, LocalDeployment(log=sink, warm=False) as stack:
         assert stack.emulator is not None

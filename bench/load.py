@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import percentile
-from claimflow.client import IssuerClient
-from claimflow_local.deployment import LocalDeployment
-from claimflow_local.front import TokenEndpoint
+from claimflow.wire.client import IssuerClient
+from claimflow_local.stack.deployment import LocalDeployment
+from claimflow_local.stack.token_endpoint import TokenRequestEndpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUEST = (ROOT / "events" / "issuer.user-token.json").read_bytes()
@@ -97,7 +97,7 @@ def _run(
 
 def scenario(
     stack: LocalDeployment,
-    endpoint: TokenEndpoint,
+    endpoint: TokenRequestEndpoint,
     *,
     name: str,
     policy: str,
@@ -155,7 +155,9 @@ def run(*, requests: int, concurrency: int, latency_ms: float, failure_rate: flo
     ):
         assert stack.third_party is not None
         stack.third_party.configure(delay_ms=latency_ms)
-        endpoint = TokenEndpoint(IssuerClient("IssuerFunction", client=stack.lambda_client(max_pool_connections=concurrency * 2)))
+        endpoint = TokenRequestEndpoint(
+            IssuerClient("IssuerFunction", client=stack.lambda_client(max_pool_connections=concurrency * 2))
+        )
         endpoint.start()
         assert stack.emulator is not None
         print(f"… warming {concurrency} sandboxes per function", file=sys.stderr, flush=True)

@@ -1,65 +1,20 @@
-"""Fixtures every tier shares: loading workflow modules as Lambda would, sample events,
-and clearing the container caches between tests (as Powertools' clear_caches)."""
+"""Fixtures every tier shares: the authors' kit as a plugin, and clearing the container caches
+between tests (as Powertools' clear_caches). Shared helpers live in ``tests/support.py``."""
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
-import json
 import os
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 import pytest
 
 from claimflow.handler import clear_caches
 
-ROOT = Path(__file__).resolve().parents[1]
-EVENTS = ROOT / "events"
-FUNCTIONS = ROOT / "functions"
-SEED_WORKFLOWS = {
-    "addThirdPartyDataToAccessToken": "add_third_party_data_to_access_token",
-    "addThirdPartyDataUsingEnvs": "add_third_party_data_using_envs",
-}
-_counter = itertools.count()
-
 # The workflow authors' kit is a pytest plugin; our own tests use it like theirs would.
-pytest_plugins = ["claimflow.testing"]
+pytest_plugins = ["claimflow_local.testing"]
 
 # Tests never reach AWS; boto3 and aws-sam-translator still want a region to exist.
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-
-
-def load_workflow(directory: str) -> ModuleType:
-    """Import functions/<directory>/app.py afresh, as a new Lambda container would."""
-    path = FUNCTIONS / directory / "app.py"
-    spec = importlib.util.spec_from_file_location(f"workflow_{directory}_{next(_counter)}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def function_for_event(name: str) -> str:
-    """The function a sample in events/ is for: by its prefix, and for workflows by the registry."""
-    from claimflow_local.project import Project
-
-    if name.startswith("workflow."):
-        workflow_id = name.removeprefix("workflow.").removesuffix(".json")
-        found = [e.function for e in Project(ROOT).registry() if e.id == workflow_id]
-        assert found, f"events/{name}: no workflow '{workflow_id}' in the issuer's registry"
-        return found[0]
-    if name.startswith(("issuer.", "cognito.")):
-        return "IssuerFunction"
-    assert name.startswith("jwks."), f"events/{name}: name it workflow.*, issuer.*, cognito.* or jwks.*"
-    return "JwksFunction"
-
-
-def sample(name: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads((EVENTS / name).read_text())
-    return document
 
 
 @pytest.fixture(autouse=True)

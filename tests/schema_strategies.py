@@ -47,12 +47,13 @@ def from_schema(schema: dict[str, Any], root: dict[str, Any]) -> st.SearchStrate
 
 
 def token_requests(schema: dict[str, Any], trigger: str) -> st.SearchStrategy[dict[str, Any]]:
-    """Schema-valid token requests for one trigger (the schema's if/then picks the event)."""
+    """Schema-valid token requests for one trigger (the schema's if/then picks the subject;
+    an M2M request's event carries only the caller's address)."""
     properties = dict(schema["properties"])
     properties["trigger"] = {"const": trigger}
-    event = "user_event" if trigger == "user:tokens_generation" else "m2m_event"
-    properties["event"] = {"$ref": f"#/definitions/{event}"}
     required = list(schema["required"]) + (["subject"] if trigger == "user:tokens_generation" else [])
     if trigger != "user:tokens_generation":
         properties.pop("subject")
+        ip = schema["properties"]["event"]["properties"]["request"]["properties"]["ip"]
+        properties["event"] = {"type": "object", "properties": {"request": {"type": "object", "properties": {"ip": ip}}}}
     return from_schema({"type": "object", "properties": properties, "required": required}, schema)  # type: ignore[return-value]

@@ -7,7 +7,7 @@ import hmac
 import json
 from dataclasses import dataclass, field
 
-from claimflow.parameters import ParameterStore
+from claimflow.infra.parameters import ParameterStore
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from claimflow.client import IssuerClient, IssuerRefusedError, IssuerUnavailableError, token_request
+from claimflow.wire.client import IssuerClient, IssuerRefusedError, IssuerUnavailableError, token_request
+from claimflow_local.loopback import LoopbackHandler, LoopbackServer
 from identity_stack.clients import ClientRegistry, RegisteredClient
 
 # claimflow's errors as RFC 6749 §5.2 errors (a workflow's denial: the client may not have a token).
@@ -33,10 +31,9 @@ class OAuthError(Exception):
 class ClientCredentialsGrant:
     """The grant's logic, apart from HTTP: authenticate, check scopes, ask the issuer."""
 
-    def __init__(self, issuer: IssuerClient, clients: ClientRegistry, *, issuer_base_url: str) -> None:
+    def __init__(self, issuer: IssuerClient, clients: ClientRegistry) -> None:
         self.issuer = issuer
         self.clients = clients
-        self.issuer_base_url = issuer_base_url
 
     def authenticate(self, authorization: str | None, form: dict[str, str]) -> RegisteredClient:
         client_id, secret = form.get("client_id", ""), form.get("client_secret")
@@ -59,20 +56,12 @@ class ClientCredentialsGrant:
         refused = sorted(set(requested) - client.scopes)
         if refused:
             raise OAuthError("invalid_scope", f"scope not allowed for this client: {' '.join(refused)}")
-        audience = [client.audience]
-        event = {
-            "request": {"ip": remote_ip, "auth": {"audience": audience, "scope": requested}},
-            "context": {
-                "domains": {"kindeDomain": self.issuer_base_url},
-                "workflow": {"trigger": "m2m:token_generation"},
-                "application": {"clientId": client.client_id},
-            },
-        }
         request = token_request(
-            trigger="m2m:token_generation", event=event, client_id=client.client_id, audience=audience, scope=requested
+            trigger="m2m:token_generation", client_id=client.client_id, audience=[client.audience], scope=requested, ip=remote_ip
         )
         try:
-            return self.issuer.request_tokens(request).oauth_body()
+            body: dict[str, Any] = self.issuer.request_tokens(request).oauth_body()
+            return body
         except IssuerRefusedError as refused_by_issuer:
             error, status = _OAUTH_ERROR.get(refused_by_issuer.error_code, ("server_error", 500))
             raise OAuthError(error, refused_by_issuer.description, status) from None
@@ -80,49 +69,34 @@ class ClientCredentialsGrant:
             raise OAuthError("temporarily_unavailable", unavailable.description, 503) from None
 
 
-class TokenEndpoint:
+class OAuthTokenEndpoint:
+    """The example identity stack's OAuth token endpoint (RFC 6749), on loopback."""
+
     def __init__(self, grant: ClientCredentialsGrant, *, port: int = 0) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(grant))
-        self._server.daemon_threads = True
+        self._server = LoopbackServer(_handler(grant), port=port)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/oauth/token"
+        return f"{self._server.base_url}/oauth/token"
 
-    def start(self) -> TokenEndpoint:
-        threading.Thread(target=self._server.serve_forever, name="oauth-token-endpoint", daemon=True).start()
+    def start(self) -> OAuthTokenEndpoint:
+        self._server.start("oauth-token-endpoint")
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
 
-def _handler(grant: ClientCredentialsGrant) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
+def _handler(grant: ClientCredentialsGrant) -> type[LoopbackHandler]:
+    class Handler(LoopbackHandler):
         def _json(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            for key, value in {
-                "Content-Type": "application/json",
-                "Cache-Control": "no-store",
-                "Pragma": "no-cache",
-                **(headers or {}),
-            }.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_json(status, body, {"Cache-Control": "no-store", "Pragma": "no-cache", **(headers or {})})
 
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length).decode("utf-8", errors="replace") if length else ""
+            raw = self.body_or_reply()
+            if raw is None:
+                return
+            body = raw.decode("utf-8", errors="replace")
             try:
                 if self.path != "/oauth/token":
                     raise OAuthError("invalid_request", "POST /oauth/token", 404)

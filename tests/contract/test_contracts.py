@@ -11,9 +11,9 @@ import jsonschema
 import pytest
 
 from claimflow import EventView, WorkflowSettings, access_token_custom_claims, create_handler, deny_access
-from claimflow.contract import SCHEMAS, schema_path
 from claimflow.issuer.app import handle
-from tests.conftest import EVENTS, SEED_WORKFLOWS, load_workflow, sample
+from claimflow.wire.contracts import SCHEMAS, schema_path
+from tests.support import EVENTS, SEED_WORKFLOWS, load_workflow, sample
 from tests.unit.fakes import invocation, services
 from tests.unit.issuing import failing, issuer_with, patching, reply
 

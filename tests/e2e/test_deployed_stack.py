@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import sample
+from tests.support import sample
 
 pytestmark = pytest.mark.e2e
 STACK = os.environ.get("CLAIMFLOW_E2E_STACK")
@@ -19,7 +19,7 @@ def test_the_deployed_issuer_signs_tokens_its_jwks_verifies() -> None:
     import boto3
     import jwt
 
-    from claimflow.client import IssuerClient
+    from claimflow.wire.client import IssuerClient
 
     outputs = {
         o["OutputKey"]: o["OutputValue"]

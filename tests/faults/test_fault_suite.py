@@ -16,10 +16,10 @@ from typing import Any
 import jwt
 import pytest
 
+from claimflow.infra.ssm import SsmParameterStore
 from claimflow.issuer.keys import KeyManager
-from claimflow.ssm import SsmParameterStore
-from claimflow_local.deployment import LocalDeployment
-from tests.conftest import ROOT, sample
+from claimflow_local.stack.deployment import LocalDeployment
+from tests.support import ROOT, sample
 
 BUDGET_S = 3.0
 MARGIN_S = 1.0  # the emulator's own HTTP hops

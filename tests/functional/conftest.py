@@ -10,9 +10,9 @@ import pytest
 import requests
 
 from claimflow.config import SsmPaths
-from claimflow.ssm import SsmParameterStore
-from claimflow_local.services import EmbeddedSsm
-from claimflow_local.stub_api import StubThirdPartyApi
+from claimflow.infra.ssm import SsmParameterStore
+from claimflow_local.stack.ssm import EmbeddedSsm
+from claimflow_local.stack.third_party import StubThirdPartyApi
 
 USER_ID = "kp_6a0713b9e5d14c3e9a2f0c4d8b7e1f21"
 SECRET = "functional-secret-4c1e9b7a"

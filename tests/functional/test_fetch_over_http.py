@@ -8,9 +8,9 @@ import time
 import pytest
 
 from claimflow import EgressDeniedError, FetchError
-from claimflow.httpclient import HttpRequest
-from claimflow.requests_http import RequestsHttpClient
-from claimflow_local.stub_api import StubThirdPartyApi
+from claimflow.infra.http import HttpRequest
+from claimflow.infra.requests_http import RequestsHttpClient
+from claimflow_local.stack.third_party import StubThirdPartyApi
 from tests.functional.conftest import USER_ID
 
 

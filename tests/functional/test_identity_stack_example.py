@@ -10,11 +10,11 @@ import pytest
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
 from identity_stack.clients import ClientRegistry
 from identity_stack.resource_server import Forbidden, verify_access_token
-from identity_stack.token_endpoint import ClientCredentialsGrant, TokenEndpoint
+from identity_stack.token_endpoint import ClientCredentialsGrant, OAuthTokenEndpoint
 
-from claimflow.client import IssuerClient
-from claimflow.ssm import SsmParameterStore
-from claimflow_local.deployment import LocalDeployment
+from claimflow.infra.ssm import SsmParameterStore
+from claimflow.wire.client import IssuerClient
+from claimflow_local.stack.deployment import LocalDeployment
 
 CLIENT, SECRET, API = "m2m_3c9e2a7f41d8", "example-client-secret-93b1d7", "https://api.example.com/v1"
 
@@ -31,14 +31,13 @@ def stack() -> Iterator[LocalDeployment]:
 
 
 @pytest.fixture(scope="module")
-def endpoint(stack: LocalDeployment) -> Iterator[TokenEndpoint]:
+def endpoint(stack: LocalDeployment) -> Iterator[OAuthTokenEndpoint]:
     assert stack.ssm is not None and stack.emulator is not None
     grant = ClientCredentialsGrant(
         IssuerClient("IssuerFunction", client=stack.lambda_client()),
         ClientRegistry(SsmParameterStore(client=stack.ssm.client(), max_age=30), stage="local"),
-        issuer_base_url=stack.emulator.function_urls["JwksFunction"].rstrip("/"),
     )
-    running = TokenEndpoint(grant).start()
+    running = OAuthTokenEndpoint(grant).start()
     yield running
     running.stop()
 
@@ -50,7 +49,7 @@ def issuer_of(stack: LocalDeployment) -> str:
 
 @pytest.mark.parametrize("auth_method", ["client_secret_basic", "client_secret_post"])
 def test_an_oauth_client_gets_a_token_a_resource_server_accepts(
-    stack: LocalDeployment, endpoint: TokenEndpoint, auth_method: str
+    stack: LocalDeployment, endpoint: OAuthTokenEndpoint, auth_method: str
 ) -> None:
     session = OAuth2Session(CLIENT, SECRET, scope="read:reports", token_endpoint_auth_method=auth_method)
     token = session.fetch_token(endpoint.url, grant_type="client_credentials")
@@ -62,7 +61,9 @@ def test_an_oauth_client_gets_a_token_a_resource_server_accepts(
     assert claims["org_code"] == "org_b5a9c8d7e6f5"  # stamped by the mapClientToOrganization workflow
 
 
-def test_the_resource_server_refuses_a_token_without_the_routes_scope(stack: LocalDeployment, endpoint: TokenEndpoint) -> None:
+def test_the_resource_server_refuses_a_token_without_the_routes_scope(
+    stack: LocalDeployment, endpoint: OAuthTokenEndpoint
+) -> None:
     token = OAuth2Session(CLIENT, SECRET, scope="read:reports").fetch_token(endpoint.url, grant_type="client_credentials")
     with pytest.raises(Forbidden, match="write:reports"):
         verify_access_token(
@@ -79,7 +80,7 @@ def test_the_resource_server_refuses_a_token_without_the_routes_scope(stack: Loc
         ("m2m_no_org", "no-org-secret-5521", "read:reports", "unauthorized_client"),  # the workflow denied it
     ],
 )
-def test_oauth_errors_reach_the_client(endpoint: TokenEndpoint, client_id: str, secret: str, scope: str, error: str) -> None:
+def test_oauth_errors_reach_the_client(endpoint: OAuthTokenEndpoint, client_id: str, secret: str, scope: str, error: str) -> None:
     with pytest.raises(OAuthError) as refused:
         OAuth2Session(client_id, secret, scope=scope).fetch_token(endpoint.url, grant_type="client_credentials")
     assert refused.value.error == error

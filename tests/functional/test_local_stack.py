@@ -15,10 +15,10 @@ import pytest
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet as JoseKeySet
 
-from claimflow.client import IssuerClient, IssuerRefusedError
-from claimflow_local.deployment import LocalDeployment
-from claimflow_local.front import TokenEndpoint
-from tests.conftest import EVENTS, function_for_event, sample
+from claimflow.wire.client import IssuerClient, IssuerRefusedError
+from claimflow_local.stack.deployment import LocalDeployment
+from claimflow_local.stack.token_endpoint import TokenRequestEndpoint
+from tests.support import EVENTS, function_for_event, sample
 
 FUNCTION_FOR_EVENT = {path.name: function_for_event(path.name) for path in sorted(EVENTS.glob("*.json"))}
 
@@ -89,7 +89,7 @@ def test_discovery_through_the_function_url_names_the_issuer_the_tokens_carry(st
 
 def test_a_non_subscriber_gets_false_not_an_error(issuer: IssuerClient) -> None:
     request = sample("issuer.user-token.json")
-    request["subject"] = request["event"]["context"]["user"]["id"] = "kp_not_a_subscriber"
+    request["subject"] = "kp_not_a_subscriber"
     token = issuer.request_tokens(request).access_token
     claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
     assert claims["lifetime_subscriber"] is False
@@ -102,7 +102,7 @@ def test_a_malformed_request_is_refused_as_invalid_request(issuer: IssuerClient)
 
 
 def test_the_local_token_endpoint_maps_oauth_errors_to_http_statuses(stack: LocalDeployment, issuer: IssuerClient) -> None:
-    endpoint = TokenEndpoint(issuer).start()
+    endpoint = TokenRequestEndpoint(issuer).start()
     try:
         ok = _post(endpoint.url, sample("issuer.user-token.json"))
         assert ok[0] == 200 and ok[1]["token_type"] == "Bearer"
@@ -132,7 +132,7 @@ def test_an_m2m_token_carries_the_client_credentials_claims_and_the_workflows_or
 
 def test_an_unregistered_m2m_client_is_denied(issuer: IssuerClient) -> None:
     request = sample("issuer.m2m-token.json")
-    request["client_id"] = request["event"]["context"]["application"]["clientId"] = "m2m_unknown"
+    request["client_id"] = "m2m_unknown"
     with pytest.raises(IssuerRefusedError) as refused:
         issuer.request_tokens(request)
     assert refused.value.error_code == "access_denied"

@@ -12,16 +12,16 @@ from joserfc.errors import InvalidKeyIdError
 from joserfc.jwk import KeySet as JoseKeySet
 
 from claimflow import create_handler
+from claimflow.infra.requests_http import RequestsHttpClient
+from claimflow.infra.ssm import SsmParameterStore
 from claimflow.issuer import InProcessWorkflowInvoker, IssuerConfig, KeyProvider, TokenIssuer, WorkflowRegistry
 from claimflow.issuer.app import handle
 from claimflow.issuer.jwks import JwksEndpoints
 from claimflow.issuer.keys import KeyManager
-from claimflow.requests_http import RequestsHttpClient
 from claimflow.runtime import WorkflowServices
-from claimflow.ssm import SsmParameterStore
-from claimflow_local.stub_api import StubThirdPartyApi
-from tests.conftest import SEED_WORKFLOWS, load_workflow, sample
+from claimflow_local.stack.third_party import StubThirdPartyApi
 from tests.functional.conftest import PATHS, SECRET, USER_ID
+from tests.support import SEED_WORKFLOWS, load_workflow, sample
 
 ISSUER = "https://issuer.functional.test"
 

@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 
 from claimflow.config import SsmPaths
+from claimflow.infra.ssm import SsmParameterStore
 from claimflow.issuer.keys import KeyManager
-from claimflow.ssm import SsmParameterStore
-from claimflow_local.deployment import LocalDeployment
-from tests.conftest import EVENTS, function_for_event
+from claimflow_local.stack.deployment import LocalDeployment
+from tests.support import EVENTS, function_for_event
 
 API_KEY = json.loads((Path(__file__).parents[2] / "local" / "settings.json").read_text())["env"]["shared"]["API_KEY"]["value"]
 FUNCTION_FOR = {path.name: function_for_event(path.name) for path in sorted(EVENTS.glob("*.json"))}

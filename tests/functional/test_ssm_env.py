@@ -8,11 +8,12 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from claimflow import EnvironmentVariable, ParameterStoreError, WorkflowSettings, create_handler, get_environment_variable
-from claimflow.env import EnvironmentVariables, SecretRegistry
+from claimflow.bindings.env import EnvironmentVariables
+from claimflow.infra.secrets import SecretRegistry
+from claimflow.infra.ssm import SsmParameterStore
 from claimflow.runtime import WorkflowServices
-from claimflow.ssm import SsmParameterStore
-from tests.conftest import sample
 from tests.functional.conftest import PATHS, SECRET
+from tests.support import sample
 
 
 def seed(ssm: Any) -> None:

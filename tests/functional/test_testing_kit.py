@@ -3,8 +3,8 @@ M2M example: real handlers, moto as SSM, a loopback third party."""
 
 from __future__ import annotations
 
-from claimflow.testing import WorkflowKit
-from tests.conftest import EVENTS, FUNCTIONS
+from claimflow_local.testing import WorkflowKit
+from tests.support import EVENTS, FUNCTIONS
 
 SEED_A = FUNCTIONS / "add_third_party_data_to_access_token" / "app.py"
 SEED_ENV = FUNCTIONS / "add_third_party_data_using_envs" / "app.py"

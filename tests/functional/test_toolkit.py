@@ -12,15 +12,16 @@ from typing import Any
 
 import pytest
 
+from claimflow.bindings.env import EnvironmentVariable, EnvironmentVariables
 from claimflow.config import SsmPaths
-from claimflow.env import EnvironmentVariable, EnvironmentVariables, SecretRegistry
-from claimflow.ssm import SsmParameterStore
-from claimflow_local.check import find_problems
+from claimflow.infra.secrets import SecretRegistry
+from claimflow.infra.ssm import SsmParameterStore
 from claimflow_local.cli import main as cli
-from claimflow_local.deployment import LocalDeployment
-from claimflow_local.envcmd import EnvCommandError, EnvironmentManager
-from claimflow_local.preview import preview
-from tests.conftest import ROOT
+from claimflow_local.cli.check import find_problems
+from claimflow_local.cli.env import EnvCommandError, EnvironmentManager
+from claimflow_local.cli.preview import preview
+from claimflow_local.stack.deployment import LocalDeployment
+from tests.support import ROOT
 
 
 def project_copy(tmp_path: Path) -> Path:
@@ -119,7 +120,7 @@ def test_new_scaffolds_a_workflow_that_checks_tests_and_runs_in_an_issuance(tmp_
     settings = json.loads((root / "events" / "workflow.addPlanToToken.json").read_text())
     assert settings["workflow_id"] == "addPlanToToken"
     # its generated test passes with the kit
-    (root / "tests" / "conftest.py").write_text('pytest_plugins = ["claimflow.testing"]\n')
+    (root / "tests" / "conftest.py").write_text('pytest_plugins = ["claimflow_local.testing"]\n')
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "claimflow"), str(ROOT / "tools")])}
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/workflows"],
@@ -177,13 +178,13 @@ def test_preview_shows_each_workflow_and_the_final_token(capsys: pytest.CaptureF
 
 def test_preview_of_a_denial_exits_non_zero_with_the_reason(tmp_path: Path) -> None:
     request = json.loads((ROOT / "events" / "issuer.m2m-token.json").read_text())
-    request["client_id"] = request["event"]["context"]["application"]["clientId"] = "m2m_unknown"
+    request["client_id"] = "m2m_unknown"
     (tmp_path / "denied.json").write_text(json.dumps(request))
     result = preview(tmp_path / "denied.json", root=ROOT)
     assert not result.ok
     assert result.workflows[0].outcome == "denied" and "m2m_unknown is not registered" in result.workflows[0].detail
     assert result.error is not None and result.error.startswith("access_denied")
-    assert json.loads(__import__("claimflow_local.preview", fromlist=["render"]).render(result, as_json=True))["ok"] is False
+    assert json.loads(__import__("claimflow_local.cli.preview", fromlist=["render"]).render(result, as_json=True))["ok"] is False
 
 
 def test_preview_of_a_failure_shows_the_error(tmp_path: Path) -> None:

@@ -10,10 +10,10 @@ from functools import cache
 from typing import Any
 
 import pytest
+from cfnlint.decode.cfn_yaml import loads as cfn_yaml
 from samtranslator.translator.transform import transform
 
-from claimflow_local.template import _Loader
-from tests.conftest import FUNCTIONS, ROOT, load_workflow
+from tests.support import FUNCTIONS, ROOT, load_workflow
 
 STAGE_ENV = "parameter/claimflow/${Stage}/env"
 
@@ -25,10 +25,8 @@ class NoManagedPolicies:
 
 @cache
 def sam() -> dict[str, Any]:
-    with (ROOT / "template.yaml").open() as handle:
-        import yaml
-
-        document: dict[str, Any] = yaml.load(handle, Loader=_Loader)
+    # cfn-lint's CloudFormation YAML reader: an oracle independent of claimflow's own template reader.
+    document: dict[str, Any] = json.loads(json.dumps(cfn_yaml((ROOT / "template.yaml").read_text())))
     return document
 
 

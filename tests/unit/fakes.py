@@ -6,10 +6,10 @@ import copy
 from typing import Any
 
 from claimflow.config import SsmPaths
-from claimflow.httpclient import HttpResponse, StubHttpClient
-from claimflow.parameters import InMemoryParameterStore
+from claimflow.infra.http import HttpResponse, StubHttpClient
+from claimflow.infra.parameters import InMemoryParameterStore
 from claimflow.runtime import WorkflowServices
-from tests.conftest import sample
+from tests.support import sample
 
 USER_ID = "kp_6a0713b9e5d14c3e9a2f0c4d8b7e1f21"
 API = "https://my-website.com"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from claimflow.config import SsmPaths
-from claimflow.contract import WORKFLOW_INVOCATION
+from claimflow.infra.parameters import InMemoryParameterStore
 from claimflow.issuer import (
     InProcessWorkflowInvoker,
     IssuerConfig,
@@ -19,8 +19,8 @@ from claimflow.issuer import (
     WorkflowRegistry,
 )
 from claimflow.issuer.keys import KeyManager
-from claimflow.parameters import InMemoryParameterStore
-from tests.conftest import sample
+from claimflow.wire.contracts import WORKFLOW_INVOCATION
+from tests.support import sample
 
 PATHS = SsmPaths(stage="test")
 Handler = Callable[[dict[str, Any], Any], Any]

@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
-from claimflow import AccessDeniedError, ContractError, WorkflowFailedError
-from claimflow.issuer import WorkflowRegistration, WorkflowRegistry
-from claimflow.issuer.cognito import pre_token_generation
+from claimflow.errors import ContractError
+from claimflow.issuer import AccessDeniedError, WorkflowFailedError, WorkflowRegistration, WorkflowRegistry
+from claimflow.issuer.hooks import customize, find_hook
+from claimflow.issuer.hooks.cognito import CognitoPreTokenGeneration
 from claimflow.issuer.invoker import InProcessWorkflowInvoker
 from claimflow.issuer.service import WorkflowRunner
-from tests.conftest import sample
+from tests.support import sample
 from tests.unit.issuing import failing, reply
 
 
@@ -24,6 +25,13 @@ def runner(*workflows: tuple[str, Any, str], trigger: str = "user:tokens_generat
         ]
     )
     return WorkflowRunner(registry, InProcessWorkflowInvoker({w: h for w, h, _ in workflows}))
+
+
+def pre_token_generation(runner: WorkflowRunner, event: dict[str, Any], *, budget_ms: int = 4500) -> Any:
+    """What the issuer's entry point does with a Cognito event."""
+    hook = find_hook(event)
+    assert isinstance(hook, CognitoPreTokenGeneration)
+    return customize(hook, runner, event, budget_ms=budget_ms)
 
 
 def patch(workflow_id: str, token: str, claims: dict[str, Any]) -> Any:

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from claimflow import EgressDeniedError, EventView, FetchError, WorkflowSettings, create_handler, fetch, secure_fetch
-from claimflow.egress import address_refusal, check_url
-from claimflow.fetch import decrypt_body
-from claimflow.httpclient import HttpRequest, HttpResponse
+from claimflow.bindings.fetch import decrypt_body
+from claimflow.infra.egress import address_refusal, check_url
+from claimflow.infra.http import HttpRequest, HttpResponse
 from tests.unit.fakes import invocation, services
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from claimflow import EventFieldError, EventView
-from tests.conftest import sample
+from tests.support import sample
 
 
 def test_seed_field_names_read_by_attribute() -> None:

@@ -10,11 +10,18 @@ from typing import Any
 import jwt
 import pytest
 
-from claimflow import AccessDeniedError, TokenRequestError, TokenTooLargeError, WorkflowFailedError
-from claimflow.issuer import IssuerConfig, mint_standard_claims, parse_token_request
+from claimflow.issuer import (
+    AccessDeniedError,
+    IssuerConfig,
+    TokenRequestError,
+    TokenTooLargeError,
+    WorkflowFailedError,
+    mint_standard_claims,
+    parse_token_request,
+)
 from claimflow.issuer.app import handle
-from claimflow.settings import TokenKind
-from tests.conftest import sample
+from claimflow.tokens import TokenKind
+from tests.support import sample
 from tests.unit.issuing import failing, issuer_with, keyed_store, patching, reply, user_request
 
 NOW = 1_800_000_000
@@ -48,7 +55,7 @@ def test_id_token_follows_oidc_core_and_only_with_openid_scope() -> None:
 
 
 def test_m2m_token_is_a_client_credentials_access_token() -> None:
-    config = IssuerConfig(issuer_url="https://issuer.test", m2m_token_ttl=600)
+    config = IssuerConfig(issuer_url="https://issuer.test", lifetimes={TokenKind.M2M: 600})
     request = parse_token_request(sample("issuer.m2m-token.json"), config)
     claims = mint_standard_claims(request, config, clock=lambda: NOW, new_jti=lambda: "j1")[TokenKind.M2M]
     assert claims == {
@@ -192,8 +199,6 @@ MUTATIONS: list[tuple[str, Any, str]] = [
     ("contract", "claimflow.token-request/v2", "contract"),
     ("trigger", "user:pre_mfa", "trigger"),
     ("client_id", "", "client_id"),
-    ("client_id", "another-client", "clientId must equal client_id"),
-    ("subject", "kp_someone_else", "user.id must equal subject"),
     ("subject", None, "subject"),
     ("audience", [], "audience"),
     ("audience", "https://api.example.com/v1", "audience"),
@@ -201,7 +206,15 @@ MUTATIONS: list[tuple[str, Any, str]] = [
     ("scope", ["x"] * 65, "scope"),
     ("nonce", 7, "nonce"),
     ("auth_time", "yesterday", "auth_time"),
-    ("event", {"request": {}}, "context"),
+    (
+        "event",
+        {"context": {"application": {"clientId": "another"}}},
+        "event.context.application is derived from the request's client_id",
+    ),
+    ("event", {"context": {"user": {"id": "kp_someone_else"}}}, "event.context.user.id is derived from the request's subject"),
+    ("event", {"request": {"auth": {"audience": ["https://elsewhere"]}}}, "event.request.auth is derived"),
+    ("event", {"context": {"organization": {"code": "org_x"}}}, "event.context.organization is derived"),
+    ("event", {"request": {"cookie": "x"}}, "must not contain"),
     ("claims", {"access_token": {"sub": "x"}}, "'sub' is a reserved claim"),
     ("claims", {"m2m_token": {"a": 1}}, "m2m_token do not apply"),
     ("unexpected", 1, "must not contain"),
@@ -225,10 +238,27 @@ def test_each_malformed_field_is_invalid_request_and_no_token(field: str, value:
 
 
 def test_an_empty_request_names_the_required_fields() -> None:
-    with pytest.raises(
-        TokenRequestError, match=r"request must contain \['audience', 'client_id', 'contract', 'event', 'trigger'\]"
-    ):
+    with pytest.raises(TokenRequestError, match=r"request must contain \['audience', 'client_id', 'contract', 'trigger'\]"):
         issuer_with([]).issue({})
+
+
+def test_workflows_see_an_event_derived_from_the_requests_own_fields() -> None:
+    seen: list[Any] = []
+    issuer = issuer_with([("spy", lambda p, c: seen.append(p["event"]) or reply("spy"), "stop")])
+    request = user_request()
+    issuer.issue(request)
+    [event] = seen
+    assert event["context"]["user"] == {"id": request["subject"], "identityId": "identity_0192c4f1d2e3"}
+    assert event["context"]["application"] == {"clientId": request["client_id"]}
+    assert event["context"]["organization"] == {"code": request["organization"]}
+    assert event["context"]["workflow"] == {"trigger": "user:tokens_generation"}
+    assert event["context"]["domains"] == {"kindeDomain": "https://issuer.test"}
+    assert event["context"]["auth"] == request["event"]["context"]["auth"]
+    assert event["request"] == {
+        "ip": "203.0.113.10",
+        "userAgent": "Mozilla/5.0 (X11; Linux x86_64)",
+        "auth": {"audience": request["audience"], "scope": request["scope"]},
+    }
 
 
 def test_an_audience_outside_the_configured_list_is_refused() -> None:
@@ -252,7 +282,7 @@ def test_handle_answers_oauth_errors_with_the_report_and_never_a_token(workflow:
 
 
 def test_without_a_signing_key_no_workflow_runs_and_the_error_says_how_to_fix_it() -> None:
-    from claimflow.parameters import InMemoryParameterStore
+    from claimflow.infra.parameters import InMemoryParameterStore
 
     invoked: list[Any] = []
     issuer = issuer_with([("spy", lambda p, c: invoked.append(p) or reply("spy"), "stop")], store=InMemoryParameterStore())

@@ -8,10 +8,10 @@ import json
 import jwt
 import pytest
 
-from claimflow import SigningKeyError
-from claimflow.issuer import KeySet, Signer
-from claimflow.issuer.keys import KeyManager, main
-from claimflow.parameters import InMemoryParameterStore
+from claimflow.infra.parameters import InMemoryParameterStore
+from claimflow.issuer import KeySet, Signer, SigningKeyError
+from claimflow.issuer.keys import KeyManager
+from claimflow_local.cli.keys import main
 from tests.unit.issuing import PATHS
 
 DAY = 86400

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from claimflow import create_handler
-from claimflow.httpclient import HttpResponse
-from tests.conftest import load_workflow, sample
+from claimflow.infra.http import HttpResponse
+from tests.support import load_workflow, sample
 from tests.unit.fakes import API, services
 
 CLIENT = "m2m_3c9e2a7f41d8"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from claimflow import EnvironmentVariable, ParameterStoreError
+from claimflow.bindings.env import EnvironmentVariables
 from claimflow.config import SsmPaths
-from claimflow.env import EnvironmentVariables, SecretRegistry
-from claimflow.parameters import InMemoryParameterStore
+from claimflow.infra.parameters import InMemoryParameterStore
+from claimflow.infra.secrets import SecretRegistry
 
 
 class Clock:

@@ -1,28 +1,50 @@
 """The package's public surface: everything exported exists, every error is a ClaimflowError
-named ...Error, and each error that reaches a client carries an OAuth code."""
+named ...Error and exported by its module, each error that reaches a client carries an OAuth
+code, and ``claimflow.__all__`` holds what a workflow author uses and nothing of the issuer."""
 
 import inspect
+from types import ModuleType
+
+import pytest
 
 import claimflow
 import claimflow.errors
+import claimflow.issuer
+import claimflow.issuer.errors
 
 OAUTH_CODES = {"invalid_request", "access_denied", "server_error", "temporarily_unavailable"}
 
 
-def test_every_name_in_all_is_importable() -> None:
-    for name in claimflow.__all__:
-        assert hasattr(claimflow, name), name
+@pytest.mark.parametrize("package", [claimflow, claimflow.issuer])
+def test_every_name_in_all_is_importable(package: ModuleType) -> None:
+    for name in package.__all__:
+        assert hasattr(package, name), name
 
 
-def test_every_error_is_exported_under_one_root_with_an_oauth_code() -> None:
-    errors = [obj for _, obj in inspect.getmembers(claimflow.errors, inspect.isclass) if issubclass(obj, Exception)]
-    errors = [e for e in errors if e.__module__ == "claimflow.errors"]
-    assert len(errors) > 15
+def _errors_defined_in(module: ModuleType) -> list[type[Exception]]:
+    return [
+        obj
+        for _, obj in inspect.getmembers(module, inspect.isclass)
+        if issubclass(obj, Exception) and obj.__module__ == module.__name__
+    ]
+
+
+@pytest.mark.parametrize(
+    ("module", "package"), [(claimflow.errors, claimflow.errors), (claimflow.issuer.errors, claimflow.issuer)]
+)
+def test_every_error_is_exported_under_one_root_with_an_oauth_code(module: ModuleType, package: ModuleType) -> None:
+    errors = _errors_defined_in(module)
+    assert errors
     for error in errors:
         assert issubclass(error, claimflow.ClaimflowError), error
         assert error.__name__.endswith("Error"), error
-        assert error.__name__ in claimflow.__all__, f"{error.__name__} is not exported"
+        assert error.__name__ in package.__all__, f"{error.__name__} is not exported by {package.__name__}"
         assert error.error_code in OAUTH_CODES, error
+
+
+def test_the_workflow_api_exports_no_issuer_error() -> None:
+    issuer_errors = {error.__name__ for error in _errors_defined_in(claimflow.issuer.errors)}
+    assert issuer_errors.isdisjoint(claimflow.__all__)
 
 
 def test_importing_the_workflow_api_does_not_import_boto3_or_requests() -> None:

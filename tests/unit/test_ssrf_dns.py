@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from claimflow import EgressDeniedError
-from claimflow.httpclient import HttpRequest
-from claimflow.requests_http import RequestsHttpClient
+from claimflow.infra.http import HttpRequest
+from claimflow.infra.requests_http import RequestsHttpClient
 
 ANSWERS = {
     "metadata.attacker.example": ["169.254.169.254"],

@@ -18,8 +18,8 @@ from claimflow import (
     get_environment_variable,
     id_token_custom_claims,
 )
-from claimflow.httpclient import HttpResponse
-from tests.conftest import load_workflow
+from claimflow.infra.http import HttpResponse
+from tests.support import load_workflow
 from tests.unit.fakes import API, SECRET, USER_ID, invocation, services
 
 USER = "user:tokens_generation"

@@ -2,7 +2,7 @@
 
 import sys
 
-from claimflow_local.demo import run_demo, run_dev
+from claimflow_local.cli.demo import run_demo, run_dev
 
 
 def main() -> int:

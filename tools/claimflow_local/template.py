@@ -1,5 +1,7 @@
-"""Reads ``template.yaml`` the way ``sam local`` does: functions, their code and layer paths,
-handlers, timeouts, memory and environment, with intrinsics resolved for a local run.
+"""The one reader of ``template.yaml``, as ``sam local`` reads it: functions, their code and
+layer paths, handlers, timeouts, memory and environment, with intrinsics resolved for a local
+run; and the issuer's workflow registry. The emulator, ``claimflow check``, ``new`` and
+``preview`` all read the template here.
 
 Function names are logical ids (as in ``sam local``); ``!GetAtt X.Arn`` becomes a local ARN;
 ``!GetAtt XUrl.FunctionUrl`` becomes the loopback URL the emulator serves for X.
@@ -7,6 +9,7 @@ Function names are logical ids (as in ``sam local``); ``!GetAtt X.Arn`` becomes 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,10 +18,12 @@ from typing import Any
 
 import yaml
 
-__all__ = ["FunctionSpec", "Template", "TemplateError"]
+__all__ = ["ISSUER", "FunctionSpec", "RegistryEntry", "SamTemplate", "TemplateError"]
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+ISSUER = "IssuerFunction"  # the logical id of the issuer, whose environment holds the registry
+REGISTRY_VARIABLE = "CLAIMFLOW_WORKFLOWS"
 
 
 class TemplateError(Exception):
@@ -83,18 +88,30 @@ class FunctionSpec:
         return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.name}"
 
 
+@dataclass(frozen=True)
+class RegistryEntry:
+    """One workflow in the issuer's registry, with its function as a logical id."""
+
+    id: str
+    trigger: str
+    function: str
+    failure_policy: str
+    timeout_ms: int
+
+
 @dataclass
-class Template:
+class SamTemplate:
     path: Path
     document: Mapping[str, Any]
     parameter_overrides: Mapping[str, str] = field(default_factory=dict)
-    function_urls: Mapping[str, str] = field(default_factory=dict)
+    #: Function URLs the emulator serves, by function; filled in once its servers are bound.
+    function_urls: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: Path, **options: Any) -> Template:
+    def load(cls, path: Path, *, parameter_overrides: Mapping[str, str] | None = None) -> SamTemplate:
         with path.open() as handle:
             document = yaml.load(handle, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
-        return cls(path=path, document=document, **options)
+        return cls(path=path, document=document, parameter_overrides=dict(parameter_overrides or {}))
 
     @property
     def root(self) -> Path:
@@ -197,12 +214,44 @@ class Template:
 
     # --- functions -----------------------------------------------------------------------------
 
+    def function_resources(self) -> dict[str, Mapping[str, Any]]:
+        """The template's function resources as written (logical id -> resource)."""
+        return {k: v for k, v in self.resources.items() if v.get("Type") == "AWS::Serverless::Function"}
+
+    def url_functions(self) -> list[str]:
+        """The functions that have a Function URL (``FunctionUrlConfig``)."""
+        return [k for k, v in self.function_resources().items() if "FunctionUrlConfig" in v.get("Properties", {})]
+
+    def code_dir(self, logical_id: str) -> Path:
+        return (self.root / str(self.function_resources()[logical_id]["Properties"]["CodeUri"])).resolve()
+
+    def logical_id_for(self, directory: Path) -> str | None:
+        """The function whose CodeUri is ``directory``."""
+        return next((k for k in self.function_resources() if self.code_dir(k) == directory.resolve()), None)
+
+    def registry(self) -> list[RegistryEntry]:
+        """The issuer's workflow registry, functions named by logical id."""
+        issuer = self.function_resources().get(ISSUER, {})
+        raw = issuer.get("Properties", {}).get("Environment", {}).get("Variables", {}).get(REGISTRY_VARIABLE, "[]")
+        # ${X} names function X's logical id (its name under sam local), even where X is missing,
+        # so that `claimflow check` can say so.
+        text = raw.get("Fn::Sub", "[]") if isinstance(raw, dict) else str(raw)
+        entries = json.loads(re.sub(r"\$\{(\w+)\}", lambda m: self._ref(m[1]) if m[1] in self.parameters() else m[1], text))
+        return [
+            RegistryEntry(
+                id=str(entry.get("id", "")),
+                trigger=str(entry.get("trigger", "")),
+                function=str(entry.get("function", "")),
+                failure_policy=str(entry.get("failure_policy", "stop")),
+                timeout_ms=int(entry.get("timeout_ms", 2000)),
+            )
+            for entry in entries
+        ]
+
     def functions(self) -> dict[str, FunctionSpec]:
         globals_ = self.document.get("Globals", {}).get("Function", {})
         specs: dict[str, FunctionSpec] = {}
-        for name, resource in self.resources.items():
-            if resource.get("Type") != "AWS::Serverless::Function":
-                continue
+        for name, resource in self.function_resources().items():
             props = {**globals_, **resource.get("Properties", {})}
             env = {
                 **globals_.get("Environment", {}).get("Variables", {}),

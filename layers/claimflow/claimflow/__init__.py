@@ -1,53 +1,42 @@
 """claimflow: customize OAuth/OIDC tokens with small Python workflows on AWS Lambda.
 
 The seed's ``@kinde/infrastructure`` API in Python. A workflow module declares
-``workflow_settings``, one function, and ``lambda_handler = create_handler(...)``.
+``workflow_settings``, one function, and ``lambda_handler = create_handler(...)``. This
+package exports what a workflow author uses and the errors an author can meet; the issuer
+lives in ``claimflow.issuer``.
 """
 
+from claimflow.bindings.auth import deny_access
+from claimflow.bindings.env import EnvironmentVariable, get_environment_variable
+from claimflow.bindings.fetch import FetchResult, fetch, secure_fetch
+from claimflow.bindings.tokens import access_token_custom_claims, id_token_custom_claims, m2m_token_claims
 from claimflow.claims import RESERVED_CLAIMS, CustomClaims
-from claimflow.env import EnvironmentVariable
 from claimflow.errors import (
-    AccessDeniedError,
     BindingNotAvailableError,
     ClaimError,
     ClaimflowError,
     ClaimValueError,
-    ConfigurationError,
-    ContractError,
     EgressDeniedError,
     EventError,
     EventFieldError,
     FetchError,
     FetchStatusError,
     InvalidSettingsError,
-    IssuanceBudgetError,
+    OutsideInvocationError,
     ParameterStoreError,
     ReservedClaimError,
-    SigningKeyError,
-    TokenRequestError,
-    TokenTooLargeError,
-    WorkflowFailedError,
-    WorkflowInvocationError,
 )
 from claimflow.events import EventView
-from claimflow.fetch import FetchResult, fetch, secure_fetch
 from claimflow.handler import create_handler
-from claimflow.logs import console
-from claimflow.runtime import (
-    OutsideInvocationError,
-    access_token_custom_claims,
-    deny_access,
-    get_environment_variable,
-    id_token_custom_claims,
-    m2m_token_claims,
-)
-from claimflow.settings import Binding, FailurePolicy, TokenKind, WorkflowSettings, WorkflowTrigger
+from claimflow.runtime import console
+from claimflow.settings import FailurePolicy, WorkflowSettings
+from claimflow.tokens import TokenKind
+from claimflow.triggers import WorkflowTrigger
 
 __version__ = "0.1.0"
 
 __all__ = [
     # settings
-    "Binding",
     "FailurePolicy",
     "TokenKind",
     "WorkflowSettings",
@@ -67,27 +56,18 @@ __all__ = [
     "id_token_custom_claims",
     "m2m_token_claims",
     "secure_fetch",
-    # errors
-    "AccessDeniedError",
+    # errors a workflow can meet
     "BindingNotAvailableError",
     "ClaimError",
     "ClaimValueError",
     "ClaimflowError",
-    "ConfigurationError",
-    "ContractError",
     "EgressDeniedError",
     "EventError",
     "EventFieldError",
     "FetchError",
     "FetchStatusError",
     "InvalidSettingsError",
-    "IssuanceBudgetError",
     "OutsideInvocationError",
     "ParameterStoreError",
     "ReservedClaimError",
-    "SigningKeyError",
-    "TokenRequestError",
-    "TokenTooLargeError",
-    "WorkflowFailedError",
-    "WorkflowInvocationError",
 ]

@@ -10,23 +10,15 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from types import MappingProxyType
 from typing import Any
 
-from claimflow.contract import structural_problem
 from claimflow.errors import ClaimValueError, ReservedClaimError
-from claimflow.settings import TokenKind
+from claimflow.tokens import TOKENS, TokenKind
+from claimflow.wire.contracts import structural_problem
 
 __all__ = ["MAX_CLAIM_VALUE_BYTES", "RESERVED_CLAIMS", "CustomClaims", "check_claim", "check_patch"]
 
-_EVERY_TOKEN = frozenset({"azp", "exp", "iat", "iss", "nbf", "sid", "sub", "act", "aud"})
-
 #: The seed's prohibited claims, plus the RFC 9068 / OIDC claims the issuer mints for that
 #: token (``client_id``, ``scope``, ``nonce``, ``gty`` ...): a workflow can never override them.
-RESERVED_CLAIMS: Mapping[TokenKind, frozenset[str]] = MappingProxyType(
-    {
-        TokenKind.ACCESS: _EVERY_TOKEN | {"jti", "scp", "client_id", "scope", "auth_time"},
-        TokenKind.ID: _EVERY_TOKEN | {"auth_time", "jti", "updated_at", "rat", "nonce", "at_hash", "c_hash"},
-        TokenKind.M2M: _EVERY_TOKEN | {"gty", "jti", "scp", "client_id", "scope"},
-    }
-)
+RESERVED_CLAIMS: Mapping[TokenKind, frozenset[str]] = MappingProxyType({kind: spec.reserved for kind, spec in TOKENS.items()})
 
 MAX_CLAIM_VALUE_BYTES = 4096
 _MAX_NAME_LENGTH = 256

@@ -1,4 +1,6 @@
-"""Every error claimflow raises, under one root.
+"""The root of every claimflow error, and the errors of the layer's core: what a workflow
+author can meet, and what the wire contracts raise. The issuer's own errors subclass the same
+root in ``claimflow.issuer.errors``.
 
 Each error carries the OAuth ``error`` code it becomes when it reaches a client, so the one
 place that turns errors into replies maps them by type, never by message text.
@@ -9,7 +11,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
-    "AccessDeniedError",
     "BindingNotAvailableError",
     "ClaimError",
     "ClaimValueError",
@@ -22,14 +23,9 @@ __all__ = [
     "FetchError",
     "FetchStatusError",
     "InvalidSettingsError",
-    "IssuanceBudgetError",
+    "OutsideInvocationError",
     "ParameterStoreError",
     "ReservedClaimError",
-    "SigningKeyError",
-    "TokenRequestError",
-    "TokenTooLargeError",
-    "WorkflowFailedError",
-    "WorkflowInvocationError",
 ]
 
 
@@ -53,6 +49,10 @@ class ConfigurationError(ClaimflowError):
 
 class InvalidSettingsError(ClaimflowError):
     """A workflow's settings are wrong; raised when its module loads."""
+
+
+class OutsideInvocationError(ClaimflowError):
+    """A workflow function was called outside a workflow invocation (e.g. at import)."""
 
 
 class BindingNotAvailableError(ClaimflowError):
@@ -128,57 +128,10 @@ class ParameterStoreError(ClaimflowError):
     error_code = "temporarily_unavailable"
 
 
-# --- contracts and issuing -----------------------------------------------------------------
+# --- the wire ------------------------------------------------------------------------------
 
 
 class ContractError(ClaimflowError):
     """A message on the wire does not follow its versioned contract."""
 
     error_code = "invalid_request"
-
-
-class TokenRequestError(ContractError):
-    """The identity stack's token request is invalid."""
-
-
-class WorkflowInvocationError(ClaimflowError):
-    """A workflow could not be run or answered something unusable (crash, timeout, bad reply)."""
-
-    def __init__(self, workflow_id: str, cause: str) -> None:
-        self.workflow_id = workflow_id
-        self.cause = cause
-        super().__init__(f"workflow '{workflow_id}': {cause}")
-
-
-class WorkflowFailedError(ClaimflowError):
-    """A workflow with failure policy ``stop`` failed, so no token is issued."""
-
-    def __init__(self, workflow_id: str, cause: str) -> None:
-        self.workflow_id = workflow_id
-        self.cause = cause
-        super().__init__(f"workflow '{workflow_id}' failed (failure policy stop): {cause}")
-
-
-class AccessDeniedError(ClaimflowError):
-    """A workflow called ``deny_access``."""
-
-    error_code = "access_denied"
-
-    def __init__(self, workflow_id: str, reason: str) -> None:
-        self.workflow_id = workflow_id
-        self.reason = reason
-        super().__init__(reason)
-
-
-class IssuanceBudgetError(ClaimflowError):
-    """The issuance ran out of its time budget before it could sign."""
-
-    error_code = "temporarily_unavailable"
-
-
-class TokenTooLargeError(ClaimflowError):
-    """The signed token is larger than the configured maximum (tokens ride in headers)."""
-
-
-class SigningKeyError(ClaimflowError):
-    """The signing key set is missing, malformed, or has no usable active key."""

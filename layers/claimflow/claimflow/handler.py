@@ -10,27 +10,24 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from functools import cache
-from typing import Any, Protocol
+from typing import Any
 
 from claimflow.claims import CustomClaims
 from claimflow.config import Env, SsmPaths, env_flag, env_float, env_int
-from claimflow.contract import WORKFLOW_INVOCATION, validate
 from claimflow.errors import ClaimflowError, ContractError, InvalidSettingsError
 from claimflow.events import EventView
-from claimflow.logs import container_secrets, logger_for
-from claimflow.runtime import Invocation, WorkflowServices, _activate, _deactivate
-from claimflow.settings import TOKEN_BINDINGS, WorkflowSettings
+from claimflow.infra.logs import logger_for
+from claimflow.infra.secrets import container_secrets
+from claimflow.runtime import Invocation, WorkflowServices, activated
+from claimflow.settings import WorkflowSettings
+from claimflow.wire.contracts import WORKFLOW_INVOCATION, Outcome, validate
 
-__all__ = ["LambdaContext", "WorkflowFunction", "clear_caches", "create_handler", "default_services"]
+__all__ = ["WorkflowFunction", "clear_caches", "create_handler", "default_services"]
 
 WorkflowFunction = Callable[[EventView], Any]
 LambdaHandler = Callable[[Mapping[str, Any], Any], dict[str, Any]]
 _DEFAULT_DEADLINE_MS = 10_000
 _SAFETY_MARGIN_MS = 250  # leave time to build and return the reply before Lambda's own timeout
-
-
-class LambdaContext(Protocol):
-    def get_remaining_time_in_millis(self) -> int: ...
 
 
 @cache
@@ -82,7 +79,7 @@ def create_handler(
         raise InvalidSettingsError("create_handler needs the workflow function as its second argument")
 
     def reply(
-        outcome: str,
+        outcome: Outcome,
         started: float,
         *,
         patches: dict[str, Any] | None = None,
@@ -92,7 +89,7 @@ def create_handler(
         return {
             "contract": WORKFLOW_INVOCATION,
             "workflow_id": settings.id,
-            "outcome": outcome,
+            "outcome": outcome.value,
             "failure_policy": settings.policy.value,
             "patches": patches or {},
             "reason": reason,
@@ -113,14 +110,12 @@ def create_handler(
                 )
         except ContractError as error:
             log.error("invocation refused", extra={"error": str(error)})
-            return reply("failed", started, error=_error_body(error, svc))
+            return reply(Outcome.FAILED, started, error=_error_body(error, svc))
 
         log.append_keys(workflow_id=settings.id, trigger=settings.workflow_trigger.value)
         log.set_correlation_id(request.get("correlation_id"))
         claims = {
-            kind: CustomClaims(
-                kind, {} if settings.option(TOKEN_BINDINGS[kind], "resetClaims", False) else request["tokens"].get(kind.value)
-            )
+            kind: CustomClaims(kind, {} if settings.resets(kind) else request["tokens"].get(kind.value))
             for kind in settings.token_kinds()
         }
         invocation = Invocation(
@@ -130,35 +125,29 @@ def create_handler(
             services=svc,
             deadline=time.monotonic() + _deadline_ms(request, context) / 1000,
         )
-        token = _activate(invocation)
         try:
-            result = function(invocation.event)
-            if isinstance(result, Coroutine):  # an async workflow, as the seed's are
-                import asyncio  # 30 ms of import (ssl included) that sync workflows never pay
+            with activated(invocation):
+                result = function(invocation.event)
+                if isinstance(result, Coroutine):  # an async workflow, as the seed's are
+                    import asyncio  # 30 ms of import (ssl included) that sync workflows never pay
 
-                asyncio.run(result)
+                    asyncio.run(result)
         except Exception as error:  # the workflow's failure is data for the issuer's policy
             body = _error_body(error, svc)
             log.error("workflow failed", extra={"error_type": body["type"], "error": body["message"]})
-            return reply("failed", started, error=body)
-        finally:
-            _deactivate(token)
+            return reply(Outcome.FAILED, started, error=body)
 
         if invocation.denial is not None:
             log.info("workflow denied access", extra={"reason": invocation.denial})
-            return reply("denied", started, reason=svc.secrets.redact(invocation.denial))
+            return reply(Outcome.DENIED, started, reason=svc.secrets.redact(invocation.denial))
         patches: dict[str, dict[str, Any]] = {
-            kind.value: {
-                "set": mapping.patch,
-                "reset": bool(settings.option(TOKEN_BINDINGS[kind], "resetClaims", False)),
-            }
-            for kind, mapping in claims.items()
+            kind.value: {"set": mapping.patch, "reset": settings.resets(kind)} for kind, mapping in claims.items()
         }
-        done = reply("ok", started, patches=patches)
+        done = reply(Outcome.OK, started, patches=patches)
         log.info(
             "workflow finished",
             extra={
-                "outcome": "ok",
+                "outcome": Outcome.OK.value,
                 "duration_ms": done["duration_ms"],
                 "claims_set": sorted(n for p in patches.values() for n in p["set"]),
             },

@@ -1,44 +1,34 @@
-"""The invocation a workflow runs in, and the seed's functions that act on it.
+"""The invocation a workflow runs in: its settings, event, claims, services and deadline,
+made current by the handler with ``activated(invocation)``; and the seed's ``console``.
 
-The handler adapter sets the current ``Invocation`` (a context variable, so threads and
-tasks stay apart); ``access_token_custom_claims()`` and friends check the binding and act
-on it, exactly as the seed's functions act on the platform's runtime.
+The seed's functions (one module per binding in ``claimflow.bindings``) act on the current
+invocation, as the seed's act on the platform's runtime. A context variable keeps threads
+and tasks apart.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from claimflow.claims import CustomClaims
 from claimflow.config import SsmPaths
-from claimflow.env import EnvironmentVariable, EnvironmentVariables, SecretRegistry
-from claimflow.errors import BindingNotAvailableError, ClaimflowError
-from claimflow.events import EventView
-from claimflow.logs import container_secrets
-from claimflow.settings import TOKEN_BINDINGS, Binding, TokenKind, WorkflowSettings
+from claimflow.errors import BindingNotAvailableError, OutsideInvocationError
+from claimflow.infra.logs import logger_for
+from claimflow.infra.secrets import SecretRegistry, container_secrets
+from claimflow.tokens import TOKENS, TokenKind
 
 if TYPE_CHECKING:
-    from claimflow.httpclient import HttpClient
-    from claimflow.parameters import ParameterStore
+    from claimflow.claims import CustomClaims
+    from claimflow.events import EventView
+    from claimflow.infra.http import HttpClient
+    from claimflow.infra.parameters import ParameterStore
+    from claimflow.settings import WorkflowSettings
 
-__all__ = [
-    "Invocation",
-    "OutsideInvocationError",
-    "WorkflowServices",
-    "access_token_custom_claims",
-    "current_invocation",
-    "deny_access",
-    "get_environment_variable",
-    "id_token_custom_claims",
-    "m2m_token_claims",
-]
-
-
-class OutsideInvocationError(ClaimflowError):
-    """A workflow function was called outside a workflow invocation (e.g. at import)."""
+__all__ = ["Invocation", "WorkflowServices", "activated", "console", "current_invocation"]
 
 
 @dataclass
@@ -62,7 +52,7 @@ class WorkflowServices:
     @property
     def parameters(self) -> ParameterStore:
         if self._parameters is None:
-            from claimflow.ssm import SsmParameterStore
+            from claimflow.infra.ssm import SsmParameterStore
 
             self._parameters = SsmParameterStore(max_age=self.env_max_age)
         return self._parameters
@@ -70,14 +60,10 @@ class WorkflowServices:
     @property
     def http(self) -> HttpClient:
         if self._http is None:
-            from claimflow.requests_http import RequestsHttpClient
+            from claimflow.infra.requests_http import RequestsHttpClient
 
             self._http = RequestsHttpClient(allow_private=self.local_mode)
         return self._http
-
-    @property
-    def environment(self) -> EnvironmentVariables:
-        return EnvironmentVariables(self.parameters, self.paths, self.secrets)
 
 
 @dataclass
@@ -91,15 +77,17 @@ class Invocation:
     deadline: float  # time.monotonic() value after which the workflow has no time left
     denial: str | None = None
 
-    def require(self, binding: Binding) -> None:
-        if not self.settings.declares(binding):
-            raise BindingNotAvailableError(binding.value)
+    def require(self, *bindings: str) -> None:
+        """Raise the seed's error, naming the first of ``bindings`` the workflow did not declare."""
+        for name in bindings:
+            if not self.settings.declares(name):
+                raise BindingNotAvailableError(name)
 
     def remaining_seconds(self) -> float:
         return self.deadline - time.monotonic()
 
     def token_claims(self, token: TokenKind) -> CustomClaims:
-        self.require(TOKEN_BINDINGS[token])
+        self.require(TOKENS[token].binding)
         return self.claims[token]
 
 
@@ -115,40 +103,41 @@ def current_invocation() -> Invocation:
     return invocation
 
 
-def access_token_custom_claims() -> CustomClaims:
-    """The access token's custom claims (binding ``kinde.accessToken``)."""
-    return current_invocation().token_claims(TokenKind.ACCESS)
+@contextmanager
+def activated(invocation: Invocation) -> Iterator[Invocation]:
+    """Make ``invocation`` the current one for the block (the handler runs the workflow in it)."""
+    token = _current.set(invocation)
+    try:
+        yield invocation
+    finally:
+        _current.reset(token)
 
 
-def id_token_custom_claims() -> CustomClaims:
-    """The ID token's custom claims (binding ``kinde.idToken``)."""
-    return current_invocation().token_claims(TokenKind.ID)
+class _Console:
+    """The seed's ``console``: ``console.log``/``info``/``warn``/``error``/``debug``.
+
+    Always available (the tutorial's second workflow logs without declaring ``console``);
+    lines go to the workflow's structured log with its id, trigger and correlation id.
+    """
+
+    def _emit(self, level: str, args: tuple[Any, ...]) -> None:
+        invocation = _current.get()
+        logger = logger_for(invocation.settings.id if invocation else "claimflow")
+        getattr(logger, level)(" ".join(str(a) for a in args))
+
+    def log(self, *args: Any) -> None:
+        self._emit("info", args)
+
+    info = log
+
+    def warn(self, *args: Any) -> None:
+        self._emit("warning", args)
+
+    def error(self, *args: Any) -> None:
+        self._emit("error", args)
+
+    def debug(self, *args: Any) -> None:
+        self._emit("debug", args)
 
 
-def m2m_token_claims() -> CustomClaims:
-    """The M2M access token's custom claims (binding ``kinde.m2mToken``)."""
-    return current_invocation().token_claims(TokenKind.M2M)
-
-
-def get_environment_variable(key: str) -> EnvironmentVariable | None:
-    """The variable's value and whether it is secret, or None when not set (binding ``kinde.env``)."""
-    invocation = current_invocation()
-    invocation.require(Binding.ENV)
-    return invocation.services.environment.get(invocation.settings.id, key)
-
-
-def deny_access(reason: str) -> None:
-    """Refuse the token: the request fails with ``access_denied`` and this reason (binding ``kinde.auth``)."""
-    invocation = current_invocation()
-    invocation.require(Binding.AUTH)
-    if not isinstance(reason, str) or not reason.strip():
-        raise ClaimflowError("deny_access needs a reason the user can be shown")
-    invocation.denial = reason[:1024]
-
-
-def _activate(invocation: Invocation) -> Any:
-    return _current.set(invocation)
-
-
-def _deactivate(token: Any) -> None:
-    _current.reset(token)
+console = _Console()

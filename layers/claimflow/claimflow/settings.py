@@ -13,37 +13,12 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from claimflow.bindings import BINDINGS
 from claimflow.errors import InvalidSettingsError
+from claimflow.tokens import TOKENS, TokenKind
+from claimflow.triggers import UNSUPPORTED_TRIGGERS, WorkflowTrigger
 
-__all__ = [
-    "Binding",
-    "FailurePolicy",
-    "TokenKind",
-    "WorkflowSettings",
-    "WorkflowTrigger",
-]
-
-
-class WorkflowTrigger(StrEnum):
-    """The seed's trigger ids that claimflow runs (names as the seed's enum)."""
-
-    UserTokenGeneration = "user:tokens_generation"
-    M2MTokenGeneration = "m2m:token_generation"
-
-
-#: The seed's other triggers: named only to refuse them clearly.
-UNSUPPORTED_TRIGGERS = frozenset(
-    {
-        "user:pre_mfa",
-        "user:post_authentication",
-        "user:existing_password_provided",
-        "user:new_password_provided",
-        "user:plan_selection",
-        "user:plan_cancellation_request",
-        "user:pre_registration",
-        "user:new_username_provided",
-    }
-)
+__all__ = ["FailurePolicy", "WorkflowSettings"]
 
 
 class FailurePolicy(StrEnum):
@@ -52,48 +27,6 @@ class FailurePolicy(StrEnum):
     STOP = "stop"  # no token: the request fails with server_error
     CONTINUE = "continue"  # the token is issued without this workflow's changes
 
-
-class TokenKind(StrEnum):
-    """The tokens a workflow can add claims to; values are the wire names."""
-
-    ACCESS = "access_token"
-    ID = "id_token"
-    M2M = "m2m_token"
-
-
-class Binding(StrEnum):
-    """The seed's binding ids, spelled as the seed spells them."""
-
-    ACCESS_TOKEN = "kinde.accessToken"
-    ID_TOKEN = "kinde.idToken"
-    M2M_TOKEN = "kinde.m2mToken"
-    FETCH = "kinde.fetch"
-    SECURE_FETCH = "kinde.secureFetch"
-    ENV = "kinde.env"
-    AUTH = "kinde.auth"
-    URL = "url"
-    CONSOLE = "console"
-
-
-TOKEN_BINDINGS: Mapping[TokenKind, Binding] = MappingProxyType(
-    {TokenKind.ACCESS: Binding.ACCESS_TOKEN, TokenKind.ID: Binding.ID_TOKEN, TokenKind.M2M: Binding.M2M_TOKEN}
-)
-
-#: Which tokens each trigger produces.
-TRIGGER_TOKENS: Mapping[WorkflowTrigger, frozenset[TokenKind]] = MappingProxyType(
-    {
-        WorkflowTrigger.UserTokenGeneration: frozenset({TokenKind.ACCESS, TokenKind.ID}),
-        WorkflowTrigger.M2MTokenGeneration: frozenset({TokenKind.M2M}),
-    }
-)
-
-#: Options each binding accepts, with the type each must have.
-_BINDING_OPTIONS: Mapping[Binding, Mapping[str, type]] = {
-    Binding.ACCESS_TOKEN: {"resetClaims": bool},
-    Binding.ID_TOKEN: {"resetClaims": bool},
-    Binding.M2M_TOKEN: {"resetClaims": bool},
-    Binding.URL: {"allowedHosts": list},
-}
 
 _ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 
@@ -121,34 +54,35 @@ def _parse_failure_policy(value: object) -> FailurePolicy:
         ) from None
 
 
-def _parse_bindings(value: object, trigger: WorkflowTrigger) -> Mapping[Binding, Mapping[str, Any]]:
+def _parse_bindings(value: object, trigger: WorkflowTrigger) -> Mapping[str, Mapping[str, Any]]:
     if not isinstance(value, Mapping):
         raise InvalidSettingsError("workflow_settings.bindings must be a mapping of binding id to options")
-    known = ", ".join(b.value for b in Binding)
-    parsed: dict[Binding, Mapping[str, Any]] = {}
+    parsed: dict[str, Mapping[str, Any]] = {}
     for name, options in value.items():
-        try:
-            binding = Binding(name)
-        except ValueError:
-            raise InvalidSettingsError(f"workflow_settings.bindings: {name!r} is not a binding; use one of: {known}") from None
+        spec = BINDINGS.get(str(name))
+        if spec is None:
+            raise InvalidSettingsError(
+                f"workflow_settings.bindings: {name!r} is not a binding; use one of: {', '.join(BINDINGS)}"
+            )
         options = {} if options is None else options
         if not isinstance(options, Mapping):
             raise InvalidSettingsError(f"workflow_settings.bindings['{name}'] options must be a mapping, e.g. {{}}")
-        allowed = _BINDING_OPTIONS.get(binding, {})
+        where = f"workflow_settings.bindings['{name}']"
         for option, option_value in options.items():
-            if option not in allowed:
-                hint = ", ".join(allowed) or "none"
-                raise InvalidSettingsError(f"workflow_settings.bindings['{name}']: unknown option {option!r} (accepted: {hint})")
-            if not isinstance(option_value, allowed[option]):
-                raise InvalidSettingsError(f"workflow_settings.bindings['{name}'].{option} must be a {allowed[option].__name__}")
-        parsed[binding] = MappingProxyType(dict(options))
-    for token, binding in TOKEN_BINDINGS.items():
-        if binding in parsed and token not in TRIGGER_TOKENS[trigger]:
+            expected = spec.options.get(option)
+            if expected is None:
+                hint = ", ".join(spec.options) or "none"
+                raise InvalidSettingsError(f"{where}: unknown option {option!r} (accepted: {hint})")
+            if not isinstance(option_value, expected):
+                raise InvalidSettingsError(f"{where}.{option} must be a {expected.__name__}")
+        if spec.token is not None and trigger not in TOKENS[spec.token].triggers:
+            produced = ", ".join(sorted(t.kind.value for t in TOKENS.values() if trigger in t.triggers))
             raise InvalidSettingsError(
-                f"workflow_settings.bindings: '{binding.value}' does not apply to trigger '{trigger.value}', "
-                f"which produces {', '.join(sorted(t.value for t in TRIGGER_TOKENS[trigger]))}"
+                f"workflow_settings.bindings: '{spec.name}' does not apply to trigger '{trigger.value}', "
+                f"which produces {produced}"
             )
-    hosts = parsed.get(Binding.URL, {}).get("allowedHosts", [])
+        parsed[spec.name] = MappingProxyType(dict(options))
+    hosts = parsed.get("url", {}).get("allowedHosts", [])
     if not all(isinstance(h, str) and h for h in hosts):
         raise InvalidSettingsError("workflow_settings.bindings['url'].allowedHosts must list host names")
     return MappingProxyType(parsed)
@@ -162,7 +96,7 @@ class WorkflowSettings:
     trigger: WorkflowTrigger | str
     name: str | None = None
     failure_policy: FailurePolicy | str | Mapping[str, str] = FailurePolicy.STOP
-    bindings: Mapping[Binding | str, Mapping[str, Any] | None] = field(default_factory=dict)
+    bindings: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not _ID_PATTERN.match(self.id):
@@ -184,12 +118,16 @@ class WorkflowSettings:
     def policy(self) -> FailurePolicy:
         return self.failure_policy  # type: ignore[return-value]  # __post_init__ made it a FailurePolicy
 
-    def declares(self, binding: Binding) -> bool:
+    def declares(self, binding: str) -> bool:
         return binding in self.bindings
 
-    def option(self, binding: Binding, name: str, default: Any = None) -> Any:
+    def option(self, binding: str, name: str, default: Any = None) -> Any:
         return (self.bindings.get(binding) or {}).get(name, default)
 
-    def token_kinds(self) -> frozenset[TokenKind]:
-        """The tokens this workflow declared a binding for."""
-        return frozenset(t for t, b in TOKEN_BINDINGS.items() if b in self.bindings)
+    def token_kinds(self) -> tuple[TokenKind, ...]:
+        """The tokens this workflow declared a binding for, in table order."""
+        return tuple(kind for kind, spec in TOKENS.items() if spec.binding in self.bindings)
+
+    def resets(self, token: TokenKind) -> bool:
+        """Whether the token's binding asks to start from the token's defaults (``resetClaims``)."""
+        return bool(self.option(TOKENS[token].binding, "resetClaims", False))

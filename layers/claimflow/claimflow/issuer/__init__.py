@@ -1,10 +1,22 @@
-"""The issuer: standard claims, workflow fan-out, merge rules, signing and JWKS."""
+"""The issuer: standard claims, workflow fan-out, merge rules, signing, JWKS and claims hooks.
 
-from claimflow.errors import WorkflowInvocationError  # re-exported for invoker authors
-from claimflow.issuer.invoker import InProcessWorkflowInvoker, LambdaWorkflowInvoker, WorkflowInvoker
+Its errors live in ``claimflow.issuer.errors`` and are exported here.
+"""
+
+from claimflow.issuer.errors import (
+    AccessDeniedError,
+    SigningKeyError,
+    TokenRequestError,
+    TokenTooLargeError,
+    WorkflowFailedError,
+    WorkflowInvocationError,
+    WorkflowOutcomeError,
+)
+from claimflow.issuer.invoker import InProcessWorkflowInvoker, WorkflowInvoker
+from claimflow.issuer.lambda_invoker import LambdaWorkflowInvoker
 from claimflow.issuer.policy import ClaimConflict, Merged, WorkflowRun, merge_runs
 from claimflow.issuer.registry import WorkflowRegistration, WorkflowRegistry
-from claimflow.issuer.request import IssuerConfig, TokenRequest, mint_standard_claims, parse_token_request
+from claimflow.issuer.request import IssuerConfig, SignIn, TokenRequest, mint_standard_claims, parse_token_request
 from claimflow.issuer.service import IssuedTokens, TokenIssuer, WorkflowRunner
 from claimflow.issuer.signing import SUPPORTED_ALGORITHMS, KeyEntry, KeyProvider, KeySet, Signer
 
@@ -19,10 +31,10 @@ __all__ = [
     "KeySet",
     "LambdaWorkflowInvoker",
     "Merged",
+    "SignIn",
     "Signer",
     "TokenIssuer",
     "TokenRequest",
-    "WorkflowInvocationError",
     "WorkflowInvoker",
     "WorkflowRegistration",
     "WorkflowRegistry",
@@ -31,4 +43,12 @@ __all__ = [
     "merge_runs",
     "mint_standard_claims",
     "parse_token_request",
+    # errors
+    "AccessDeniedError",
+    "SigningKeyError",
+    "TokenRequestError",
+    "TokenTooLargeError",
+    "WorkflowFailedError",
+    "WorkflowInvocationError",
+    "WorkflowOutcomeError",
 ]

@@ -10,15 +10,17 @@ from functools import cache
 from typing import Any
 
 from claimflow.config import Env, SsmPaths, env_int, env_str
-from claimflow.contract import TOKEN_REPLY
 from claimflow.errors import ClaimflowError, ConfigurationError
-from claimflow.issuer.cognito import is_cognito_event
-from claimflow.issuer.invoker import LambdaWorkflowInvoker
+from claimflow.infra.logs import logger_for
+from claimflow.issuer.errors import WorkflowOutcomeError
+from claimflow.issuer.hooks import customize, find_hook
+from claimflow.issuer.lambda_invoker import LambdaWorkflowInvoker
 from claimflow.issuer.registry import WorkflowRegistry
 from claimflow.issuer.request import IssuerConfig
 from claimflow.issuer.service import IssuedTokens, TokenIssuer
 from claimflow.issuer.signing import KeyProvider
-from claimflow.logs import logger_for
+from claimflow.tokens import TOKENS
+from claimflow.wire.contracts import TOKEN_REPLY, Outcome
 
 __all__ = ["build_issuer", "config_from_environment", "error_reply", "handle", "lambda_handler", "token_reply"]
 
@@ -33,9 +35,7 @@ def config_from_environment(environ: Mapping[str, str] | None = None) -> IssuerC
     audiences = [a.strip() for a in env_str(Env.ALLOWED_AUDIENCES, "", environ).split(",") if a.strip()]
     return IssuerConfig(
         issuer_url=issuer_url,
-        access_token_ttl=env_int(Env.ACCESS_TOKEN_TTL, 3600, environ),
-        id_token_ttl=env_int(Env.ID_TOKEN_TTL, 3600, environ),
-        m2m_token_ttl=env_int(Env.M2M_TOKEN_TTL, 3600, environ),
+        lifetimes={kind: env_int(spec.lifetime_setting, 3600, environ) for kind, spec in TOKENS.items()},
         allowed_audiences=frozenset(audiences) if audiences else None,
         issuance_budget_ms=env_int(Env.ISSUANCE_BUDGET_MS, 3000, environ),
         max_token_bytes=env_int(Env.MAX_TOKEN_BYTES, 8192, environ),
@@ -45,7 +45,7 @@ def config_from_environment(environ: Mapping[str, str] | None = None) -> IssuerC
 @cache
 def build_issuer() -> TokenIssuer:
     """Wire the real adapters, once per container."""
-    from claimflow.ssm import SsmParameterStore
+    from claimflow.infra.ssm import SsmParameterStore
 
     config = config_from_environment()
     store = SsmParameterStore(max_age=env_int(Env.KEYSET_TTL_SECONDS, 300))
@@ -58,19 +58,15 @@ def build_issuer() -> TokenIssuer:
 
 
 def token_reply(issued: IssuedTokens) -> dict[str, Any]:
-    from claimflow.settings import TokenKind
-
-    lead = TokenKind.M2M if TokenKind.M2M in issued.tokens else TokenKind.ACCESS
     reply: dict[str, Any] = {
         "contract": TOKEN_REPLY,
-        "access_token": issued.tokens[lead],
         "token_type": "Bearer",
         "expires_in": issued.expires_in,
         "scope": issued.scope,
         "workflows": issued.report,
     }
-    if TokenKind.ID in issued.tokens:
-        reply["id_token"] = issued.tokens[TokenKind.ID]
+    for kind, token in issued.tokens.items():
+        reply[TOKENS[kind].reply_field] = token
     return reply
 
 
@@ -103,9 +99,8 @@ def error_reply(error: Exception) -> dict[str, Any]:
         _log.exception("issuer bug")
         return {"contract": TOKEN_REPLY, "error": "server_error", "error_description": "internal error in the issuer"}
     reply: dict[str, Any] = {"contract": TOKEN_REPLY, "error": error.error_code, "error_description": error.description}
-    report = getattr(error, "report", None)
-    if report is not None:
-        reply["workflows"] = report
+    if isinstance(error, WorkflowOutcomeError):
+        reply["workflows"] = list(error.report)
     _log.warning(
         "token refused",
         extra={"error": error.error_code, "error_type": type(error).__name__, "error_description": error.description},
@@ -125,22 +120,22 @@ def handle(issuer: TokenIssuer, event: Any) -> dict[str, Any]:
             extra={"token": conflict.token.value, "claim": conflict.claim, "earlier": conflict.earlier, "later": conflict.later},
         )
     for run in issued.report:
-        if run["outcome"] == "failed":
+        if run["outcome"] == Outcome.FAILED:
             _log.warning("workflow failed; token issued without its patch (failure policy continue)", extra=run)
     return token_reply(issued)
 
 
-def lambda_handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
-    if is_cognito_event(event):
-        # Cognito's Pre Token Generation trigger: same workflows, same rules; an exception
-        # here is what fails the sign-in, with its message shown.
-        from claimflow.issuer.cognito import pre_token_generation
-
+def lambda_handler(event: Mapping[str, Any], context: Any = None) -> Any:
+    hook = find_hook(event)
+    if hook is not None:
+        # An identity stack that signs its own tokens asks for claims: same workflows, same rules.
         issuer = build_issuer()
         try:
-            return pre_token_generation(issuer.workflows, event, budget_ms=issuer.config.issuance_budget_ms)
+            return customize(hook, issuer.workflows, event, budget_ms=issuer.config.issuance_budget_ms)
         except ClaimflowError as error:
-            _log.warning("Cognito sign-in refused", extra={"error": error.error_code, "error_description": error.description})
+            _log.warning(
+                f"{hook.name} sign-in refused", extra={"error": error.error_code, "error_description": error.description}
+            )
             raise
     if isinstance(event, Mapping) and event.get("correlation_id"):
         _log.set_correlation_id(str(event["correlation_id"]))

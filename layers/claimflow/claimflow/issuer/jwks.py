@@ -12,9 +12,10 @@ from functools import cache
 from typing import Any
 
 from claimflow.config import Env, SsmPaths, env_int, env_str
-from claimflow.errors import ClaimflowError, SigningKeyError
-from claimflow.logs import logger_for
-from claimflow.parameters import ParameterStore
+from claimflow.errors import ClaimflowError
+from claimflow.infra.logs import logger_for
+from claimflow.infra.parameters import ParameterStore
+from claimflow.issuer.errors import SigningKeyError
 
 __all__ = ["JwksEndpoints", "lambda_handler"]
 
@@ -31,7 +32,7 @@ class JwksEndpoints:
     def jwks(self) -> dict[str, Any]:
         parameter = self._store.get(self._paths.public_jwks)
         if parameter is None:
-            raise SigningKeyError(f"no public JWK set at {self._paths.public_jwks}; run 'python -m claimflow.issuer.keys init'")
+            raise SigningKeyError(f"no public JWK set at {self._paths.public_jwks}; run './claimflow keys init'")
         document: dict[str, Any] = json.loads(parameter.value)
         return document
 
@@ -78,7 +79,7 @@ def _response(status: int, body: Mapping[str, Any], headers: Mapping[str, str] |
 
 @cache
 def _endpoints() -> JwksEndpoints:
-    from claimflow.ssm import SsmParameterStore
+    from claimflow.infra.ssm import SsmParameterStore
 
     return JwksEndpoints(
         store=SsmParameterStore(max_age=env_int(Env.KEYSET_TTL_SECONDS, 300)),

@@ -8,15 +8,17 @@ wins (each such conflict is returned for the caller to log).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from claimflow.claims import check_patch
-from claimflow.contract import WORKFLOW_INVOCATION, validate
-from claimflow.errors import AccessDeniedError, ClaimflowError, ContractError, WorkflowFailedError
+from claimflow.errors import ClaimflowError, ContractError
+from claimflow.issuer.errors import AccessDeniedError, WorkflowFailedError
 from claimflow.issuer.registry import WorkflowRegistration
-from claimflow.settings import FailurePolicy, TokenKind
+from claimflow.settings import FailurePolicy
+from claimflow.tokens import TokenKind
+from claimflow.wire.contracts import WORKFLOW_INVOCATION, Outcome, WorkflowReport, validate
 
 __all__ = ["ClaimConflict", "Merged", "WorkflowRun", "merge_runs"]
 
@@ -42,26 +44,28 @@ class ClaimConflict:
 @dataclass
 class Merged:
     claims: dict[TokenKind, dict[str, Any]]
-    report: list[dict[str, Any]]
+    report: list[WorkflowReport]
     conflicts: list[ClaimConflict] = field(default_factory=list)
     skipped_failures: int = 0
 
 
-def _checked(run: WorkflowRun, tokens: Sequence[TokenKind], minted: Mapping[TokenKind, Mapping[str, Any]]) -> tuple[str, Any]:
-    """("ok"|"denied"|"failed", patches|reason|cause) after re-checking the reply."""
+def _checked(
+    run: WorkflowRun, tokens: Sequence[TokenKind], owned: Mapping[TokenKind, Collection[str]]
+) -> tuple[Outcome, Any]:
+    """(outcome, patches | reason | cause) after re-checking the reply."""
     if run.failure is not None:
-        return "failed", run.failure
+        return Outcome.FAILED, run.failure
     try:
         reply = validate("workflow-invocation-reply.v1", run.reply)
     except ContractError as error:
-        return "failed", f"malformed reply: {error}"
+        return Outcome.FAILED, f"malformed reply: {error}"
     if reply["contract"] != WORKFLOW_INVOCATION or reply["workflow_id"] != run.registration.id:
-        return "failed", f"the reply is from workflow '{reply['workflow_id']}', not '{run.registration.id}'"
-    if reply["outcome"] == "denied":
-        return "denied", reply["reason"]
-    if reply["outcome"] == "failed":
+        return Outcome.FAILED, f"the reply is from workflow '{reply['workflow_id']}', not '{run.registration.id}'"
+    if reply["outcome"] == Outcome.DENIED:
+        return Outcome.DENIED, reply["reason"]
+    if reply["outcome"] == Outcome.FAILED:
         failure = reply["error"]
-        return "failed", f"{failure['type']}: {failure['message']}"
+        return Outcome.FAILED, f"{failure['type']}: {failure['message']}"
     patches: dict[TokenKind, tuple[dict[str, Any], bool]] = {}
     for name, patch in reply["patches"].items():
         token = TokenKind(name)
@@ -70,12 +74,12 @@ def _checked(run: WorkflowRun, tokens: Sequence[TokenKind], minted: Mapping[Toke
         try:
             claims = check_patch(token, patch["set"])
         except ClaimflowError as error:
-            return "failed", str(error)
-        taken = sorted(set(claims) & set(minted.get(token, {})))
+            return Outcome.FAILED, str(error)
+        taken = sorted(set(claims) & set(owned.get(token, ())))
         if taken:
-            return "failed", f"tried to override the issuer's claim(s) {', '.join(taken)} in the {name}"
+            return Outcome.FAILED, f"tried to override the issuer's claim(s) {', '.join(taken)} in the {name}"
         patches[token] = (claims, patch["reset"])
-    return "ok", patches
+    return Outcome.OK, patches
 
 
 def merge_runs(
@@ -83,25 +87,29 @@ def merge_runs(
     *,
     tokens: Sequence[TokenKind],
     base: Mapping[str, Mapping[str, Any]],
-    minted: Mapping[TokenKind, Mapping[str, Any]],
+    owned: Mapping[TokenKind, Collection[str]],
 ) -> Merged:
-    """Apply the failure policy and merge patches; raise AccessDeniedError / WorkflowFailedError."""
-    checked = [(run, *_checked(run, tokens, minted)) for run in runs]
+    """Apply the failure policy and merge patches; raise AccessDeniedError / WorkflowFailedError.
+
+    ``owned``: per token, the claims its issuer owns (minted by claimflow, or locked by the
+    identity stack that signs); a workflow that sets one of them has failed.
+    """
+    checked = [(run, *_checked(run, tokens, owned)) for run in runs]
     report = [_report(run, outcome, detail) for run, outcome, detail in checked]
 
     for run, outcome, detail in checked:
-        if outcome == "denied":
-            raise _with_report(AccessDeniedError(run.registration.id, detail), report)
+        if outcome is Outcome.DENIED:
+            raise AccessDeniedError(run.registration.id, detail, report=report)
     for run, outcome, detail in checked:
-        if outcome == "failed" and run.registration.failure_policy is FailurePolicy.STOP:
-            raise _with_report(WorkflowFailedError(run.registration.id, detail), report)
+        if outcome is Outcome.FAILED and run.registration.failure_policy is FailurePolicy.STOP:
+            raise WorkflowFailedError(run.registration.id, detail, report=report)
 
     claims: dict[TokenKind, dict[str, Any]] = {t: dict(base.get(t.value, {})) for t in tokens}
     writers: dict[tuple[TokenKind, str], str] = {}
     conflicts: list[ClaimConflict] = []
     skipped = 0
     for run, outcome, detail in checked:
-        if outcome != "ok":
+        if outcome is not Outcome.OK:
             skipped += 1
             continue
         for token, (patch, reset) in detail.items():
@@ -117,20 +125,15 @@ def merge_runs(
     return Merged(claims, report, conflicts, skipped)
 
 
-def _report(run: WorkflowRun, outcome: str, detail: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = {
+def _report(run: WorkflowRun, outcome: Outcome, detail: Any) -> WorkflowReport:
+    entry: WorkflowReport = {
         "id": run.registration.id,
-        "outcome": outcome,
+        "outcome": outcome.value,
         "duration_ms": round(run.duration_ms, 3),
         "failure_policy": run.registration.failure_policy.value,
     }
-    if outcome == "failed":
+    if outcome is Outcome.FAILED:
         entry["error"] = str(detail)[:1024]
-    elif outcome == "denied":
+    elif outcome is Outcome.DENIED:
         entry["reason"] = str(detail)
     return entry
-
-
-def _with_report(error: ClaimflowError, report: list[dict[str, Any]]) -> ClaimflowError:
-    error.report = report  # type: ignore[attr-defined]
-    return error

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from claimflow.errors import ConfigurationError
-from claimflow.settings import FailurePolicy, WorkflowTrigger
+from claimflow.settings import FailurePolicy
+from claimflow.triggers import WorkflowTrigger
 
 __all__ = ["WorkflowRegistration", "WorkflowRegistry"]
 

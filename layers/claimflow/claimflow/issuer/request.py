@@ -1,7 +1,9 @@
-"""The token request (contract v1) parsed and cross-checked, and the standard claims minted
-from it: RFC 9068 access tokens, OIDC ID tokens and client-credentials (M2M) tokens.
+"""The token request (contract v1) parsed into a ``TokenRequest``, and the standard claims
+minted from it: RFC 9068 access tokens, OIDC ID tokens and client-credentials (M2M) tokens,
+each from its row of ``claimflow.tokens.TOKENS``.
 
-Pure: the clock and the ``jti`` source are injected.
+The event workflows see is derived from the request's own fields (``seed_event``), so it can
+never disagree with the token. Pure: the clock and the ``jti`` source are injected.
 """
 
 from __future__ import annotations
@@ -10,20 +12,30 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
+from types import MappingProxyType
 from typing import Any
 
-from claimflow.contract import validate
-from claimflow.errors import ConfigurationError, TokenRequestError
-from claimflow.settings import TRIGGER_TOKENS, TokenKind, WorkflowTrigger
+from claimflow.errors import ConfigurationError
+from claimflow.issuer.errors import TokenRequestError
+from claimflow.tokens import TOKENS, ClaimSource, TokenKind, lead_token, tokens_for
+from claimflow.triggers import WorkflowTrigger
+from claimflow.wire.contracts import validate
+from claimflow.wire.seed_event import DERIVED_FIELDS, seed_event
 
-__all__ = ["IssuerConfig", "TokenRequest", "mint_standard_claims", "parse_token_request"]
+__all__ = ["IssuerConfig", "SignIn", "TokenRequest", "mint_standard_claims", "parse_token_request"]
 
 Clock = Callable[[], float]
 JtiSource = Callable[[], str]
+DEFAULT_LIFETIME_SECONDS = 3600
 
 
 def _new_jti() -> str:
     return secrets.token_urlsafe(18)
+
+
+def _default_lifetimes() -> Mapping[TokenKind, int]:
+    return MappingProxyType(dict.fromkeys(TOKENS, DEFAULT_LIFETIME_SECONDS))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,9 +43,7 @@ class IssuerConfig:
     """What an issuer mints and how long it waits; from template parameters in AWS."""
 
     issuer_url: str
-    access_token_ttl: int = 3600
-    id_token_ttl: int = 3600
-    m2m_token_ttl: int = 3600
+    lifetimes: Mapping[TokenKind, int] = field(default_factory=_default_lifetimes)  # seconds, per token kind
     allowed_audiences: frozenset[str] | None = None  # None: any audience the identity stack names
     issuance_budget_ms: int = 3000
     max_token_bytes: int = 8192
@@ -42,19 +52,33 @@ class IssuerConfig:
         if not self.issuer_url.startswith(("https://", "http://")):
             raise ConfigurationError(f"issuer_url {self.issuer_url!r} must be an http(s) URL")
         object.__setattr__(self, "issuer_url", self.issuer_url.rstrip("/"))
-        for name in ("access_token_ttl", "id_token_ttl", "m2m_token_ttl", "issuance_budget_ms", "max_token_bytes"):
+        object.__setattr__(self, "lifetimes", MappingProxyType({**_default_lifetimes(), **self.lifetimes}))
+        for kind, seconds in self.lifetimes.items():
+            if seconds <= 0:
+                raise ConfigurationError(f"issuer config: the {kind.value} lifetime must be positive")
+        for name in ("issuance_budget_ms", "max_token_bytes"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"issuer config {name} must be positive")
 
 
 @dataclass(frozen=True)
+class SignIn:
+    """Facts of the sign-in that only the identity stack knows, passed to workflows as they are."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+    auth: Mapping[str, Any] | None = None  # the seed's context.auth: origin, connectionId, isExistingSession
+    identity_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class TokenRequest:
-    """A validated token request; ``raw`` is what workflows see of it (the event)."""
+    """A validated token request. ``event`` (what workflows see) is derived from its fields."""
 
     trigger: WorkflowTrigger
-    event: Mapping[str, Any]
     client_id: str
     audience: tuple[str, ...]
+    domain: str  # the seed's context.domains.kindeDomain: the issuer's own base URL
     scope: tuple[str, ...] = ()
     subject: str | None = None
     organization: str | None = None
@@ -62,43 +86,80 @@ class TokenRequest:
     auth_time: int | None = None
     claims: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     correlation_id: str | None = None
+    sign_in: SignIn = field(default_factory=SignIn)
 
-    @property
-    def wants_id_token(self) -> bool:
-        return self.trigger is WorkflowTrigger.UserTokenGeneration and "openid" in self.scope
+    @cached_property
+    def event(self) -> dict[str, Any]:
+        return seed_event(
+            self.trigger,
+            client_id=self.client_id,
+            audience=self.audience,
+            domain=self.domain,
+            subject=self.subject,
+            scope=self.scope,
+            organization=self.organization,
+            ip=self.sign_in.ip,
+            user_agent=self.sign_in.user_agent,
+            auth=self.sign_in.auth,
+            identity_id=self.sign_in.identity_id,
+        )
 
     @property
     def tokens(self) -> tuple[TokenKind, ...]:
-        """The tokens this request produces, in reply order."""
-        if self.trigger is WorkflowTrigger.M2MTokenGeneration:
-            return (TokenKind.M2M,)
-        return (TokenKind.ACCESS, TokenKind.ID) if self.wants_id_token else (TokenKind.ACCESS,)
+        """The tokens this request produces, lead first (an ID token only with its scope)."""
+        return tuple(
+            kind
+            for kind in tokens_for(self.trigger)
+            if TOKENS[kind].requires_scope is None or TOKENS[kind].requires_scope in self.scope
+        )
+
+    @property
+    def lead(self) -> TokenKind:
+        return lead_token(self.trigger)
+
+
+def _derived_field_given(event: Any) -> str | None:
+    """The first event field the request sent that the issuer derives itself."""
+    if not isinstance(event, Mapping):
+        return None
+    for path in DERIVED_FIELDS:
+        node: Any = event
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if node is not None:
+            return path
+    return None
 
 
 def parse_token_request(document: Any, config: IssuerConfig) -> TokenRequest:
-    """Validate against the contract schema, then check the fields agree with each other."""
+    """Validate against the contract schema, then check the fields make sense together."""
+    derived = _derived_field_given(document.get("event") if isinstance(document, Mapping) else None)
+    if derived is not None:
+        raise TokenRequestError(
+            f"event.{derived} is derived from the request's {DERIVED_FIELDS[derived]}; leave it out of event"
+        )
     doc = validate("token-request.v1", document, error=TokenRequestError)
     trigger = WorkflowTrigger(doc["trigger"])
-    context = doc["event"]["context"]
-    if context["application"]["clientId"] != doc["client_id"]:
-        raise TokenRequestError("event.context.application.clientId must equal client_id")
-    if trigger is WorkflowTrigger.UserTokenGeneration and context["user"]["id"] != doc["subject"]:
-        raise TokenRequestError("event.context.user.id must equal subject")
     audience = tuple(doc["audience"])
     if config.allowed_audiences is not None:
         unknown = sorted(set(audience) - config.allowed_audiences)
         if unknown:
             raise TokenRequestError(f"audience {', '.join(unknown)} is not one this issuer serves")
-    extra = set(doc.get("claims", {})) - {t.value for t in TRIGGER_TOKENS[trigger]}
+    extra = set(doc.get("claims", {})) - {kind.value for kind in tokens_for(trigger)}
     if extra:
         raise TokenRequestError(f"claims for {', '.join(sorted(extra))} do not apply to trigger {trigger.value}")
-    if "nonce" in doc and trigger is not WorkflowTrigger.UserTokenGeneration:
+    user = trigger is WorkflowTrigger.UserTokenGeneration
+    if "nonce" in doc and not user:
         raise TokenRequestError("nonce applies only to user:tokens_generation (ID tokens)")
+    event = doc.get("event", {})
+    request_facts, context_facts = event.get("request", {}), event.get("context", {})
+    if not user and ("userAgent" in request_facts or context_facts):
+        raise TokenRequestError("event.request.userAgent and event.context apply only to user:tokens_generation")
     return TokenRequest(
         trigger=trigger,
-        event=doc["event"],
         client_id=doc["client_id"],
         audience=audience,
+        domain=config.issuer_url,
         scope=tuple(doc.get("scope", ())),
         subject=doc.get("subject"),
         organization=doc.get("organization"),
@@ -106,6 +167,12 @@ def parse_token_request(document: Any, config: IssuerConfig) -> TokenRequest:
         auth_time=doc.get("auth_time"),
         claims=doc.get("claims", {}),
         correlation_id=doc.get("correlation_id"),
+        sign_in=SignIn(
+            ip=request_facts.get("ip"),
+            user_agent=request_facts.get("userAgent"),
+            auth=context_facts.get("auth"),
+            identity_id=context_facts.get("user", {}).get("identityId"),
+        ),
     )
 
 
@@ -120,55 +187,24 @@ def mint_standard_claims(
     clock: Clock = time.time,
     new_jti: JtiSource = _new_jti,
 ) -> dict[TokenKind, dict[str, Any]]:
-    """The claims the issuer owns, per token; workflows' custom claims never replace these."""
+    """The claims the issuer owns, per token, from each token's row of the table; a source
+    with nothing to give (no auth_time, no nonce, no organization, no scope) mints nothing."""
     now = int(clock())
     minted: dict[TokenKind, dict[str, Any]] = {}
-    if request.trigger is WorkflowTrigger.M2MTokenGeneration:
-        # RFC 9068 access token for the client-credentials grant: the client is the subject.
-        minted[TokenKind.M2M] = {
-            "iss": config.issuer_url,
-            "sub": request.client_id,
-            "aud": _aud(request.audience),
-            "iat": now,
-            "exp": now + config.m2m_token_ttl,
-            "jti": new_jti(),
-            "client_id": request.client_id,
-            "scope": " ".join(request.scope),
-            "gty": "client_credentials",
+    for kind in request.tokens:
+        values: dict[ClaimSource, Any] = {
+            ClaimSource.ISSUER: config.issuer_url,
+            ClaimSource.SUBJECT: request.subject,
+            ClaimSource.CLIENT: request.client_id,
+            ClaimSource.AUDIENCE: _aud(request.audience),
+            ClaimSource.ISSUED_AT: now,
+            ClaimSource.EXPIRES_AT: now + config.lifetimes[kind],
+            ClaimSource.TOKEN_ID: new_jti(),
+            ClaimSource.SCOPE: " ".join(request.scope) or None,
+            ClaimSource.AUTH_TIME: request.auth_time,
+            ClaimSource.NONCE: request.nonce,
+            ClaimSource.ORGANIZATION: request.organization,
+            ClaimSource.CLIENT_CREDENTIALS: "client_credentials",
         }
-        if request.organization:
-            minted[TokenKind.M2M]["org_code"] = request.organization
-        return minted
-    assert request.subject is not None  # the schema requires it for user tokens
-    access: dict[str, Any] = {
-        "iss": config.issuer_url,
-        "sub": request.subject,
-        "aud": _aud(request.audience),
-        "iat": now,
-        "exp": now + config.access_token_ttl,
-        "jti": new_jti(),
-        "client_id": request.client_id,
-        "scope": " ".join(request.scope),
-    }
-    if request.auth_time is not None:
-        access["auth_time"] = request.auth_time
-    if request.organization:
-        access["org_code"] = request.organization
-    minted[TokenKind.ACCESS] = access
-    if request.wants_id_token:
-        id_claims: dict[str, Any] = {
-            "iss": config.issuer_url,
-            "sub": request.subject,
-            "aud": request.client_id,
-            "azp": request.client_id,
-            "iat": now,
-            "exp": now + config.id_token_ttl,
-            "jti": new_jti(),
-            "auth_time": request.auth_time if request.auth_time is not None else now,
-        }
-        if request.nonce:
-            id_claims["nonce"] = request.nonce
-        if request.organization:
-            id_claims["org_code"] = request.organization
-        minted[TokenKind.ID] = id_claims
+        minted[kind] = {claim: values[source] for claim, source in TOKENS[kind].minted.items() if values[source] is not None}
     return minted

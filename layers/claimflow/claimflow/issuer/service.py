@@ -8,34 +8,34 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
 from claimflow.claims import check_patch
-from claimflow.contract import WORKFLOW_INVOCATION
-from claimflow.errors import ClaimflowError, TokenRequestError, TokenTooLargeError, WorkflowInvocationError
+from claimflow.errors import ClaimflowError
+from claimflow.issuer.errors import TokenRequestError, TokenTooLargeError, WorkflowInvocationError
 from claimflow.issuer.invoker import WorkflowInvoker
 from claimflow.issuer.policy import ClaimConflict, Merged, WorkflowRun, merge_runs
 from claimflow.issuer.registry import WorkflowRegistration, WorkflowRegistry
 from claimflow.issuer.request import IssuerConfig, TokenRequest, mint_standard_claims, parse_token_request
 from claimflow.issuer.signing import KeyProvider
-from claimflow.settings import TRIGGER_TOKENS, TokenKind
+from claimflow.tokens import TOKENS, TokenKind, tokens_for
+from claimflow.wire.contracts import WORKFLOW_INVOCATION, WorkflowReport
 
-__all__ = ["IssuedTokens", "TokenIssuer", "WorkflowRunner"]
-
-_TYP = {TokenKind.ACCESS: "at+jwt", TokenKind.M2M: "at+jwt", TokenKind.ID: "JWT"}
+__all__ = ["IssuedTokens", "TokenIssuer", "WorkflowRunner", "invocation_payload"]
 
 
 @dataclass(frozen=True)
 class IssuedTokens:
     tokens: dict[TokenKind, str]
+    lead: TokenKind  # the token the reply carries as access_token
     claims: dict[TokenKind, dict[str, Any]]
     expires_in: int
     scope: str
-    report: list[dict[str, Any]]
+    report: list[WorkflowReport]
     conflicts: list[ClaimConflict]
     skipped_failures: int
 
@@ -70,19 +70,20 @@ class TokenIssuer:
         minted = mint_standard_claims(request, self.config, clock=self._clock, **options)
         signer = self.keys.signer()  # before any workflow runs: no key, no point invoking them
 
-        merged = self.workflows.customize(request, minted=minted, deadline=deadline)
+        merged = self.workflows.customize(request, owned=minted, deadline=deadline)
 
         final = {kind: {**merged.claims[kind], **minted[kind]} for kind in request.tokens}
-        tokens = {kind: signer.sign(final[kind], typ=_TYP[kind]) for kind in request.tokens}
+        tokens = {kind: signer.sign(final[kind], typ=TOKENS[kind].typ) for kind in request.tokens}
         for kind, token in tokens.items():
             if len(token) > self.config.max_token_bytes:
                 raise TokenTooLargeError(
                     f"the {kind.value} would be {len(token)} bytes; the limit is {self.config.max_token_bytes}. "
                     "Workflows added too much: store large data elsewhere and put a reference in the token"
                 )
-        lead = TokenKind.M2M if TokenKind.M2M in minted else TokenKind.ACCESS
+        lead = request.lead
         return IssuedTokens(
             tokens=tokens,
+            lead=lead,
             claims=final,
             expires_in=int(minted[lead]["exp"] - minted[lead]["iat"]),
             scope=" ".join(request.scope),
@@ -90,6 +91,21 @@ class TokenIssuer:
             conflicts=merged.conflicts,
             skipped_failures=merged.skipped_failures,
         )
+
+
+def invocation_payload(
+    registration: WorkflowRegistration, request: TokenRequest, *, correlation_id: str, timeout_ms: int
+) -> dict[str, Any]:
+    """The workflow invocation request (contract v1) the issuer sends one workflow."""
+    return {
+        "contract": WORKFLOW_INVOCATION,
+        "workflow_id": registration.id,
+        "trigger": request.trigger.value,
+        "correlation_id": correlation_id,
+        "deadline_ms": max(1, timeout_ms),
+        "event": request.event,
+        "tokens": {t.value: dict(request.claims.get(t.value, {})) for t in tokens_for(request.trigger)},
+    }
 
 
 class WorkflowRunner:
@@ -101,22 +117,10 @@ class WorkflowRunner:
         self.invoker = invoker
         self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="claimflow-workflow")
 
-    def customize(self, request: TokenRequest, *, minted: Mapping[TokenKind, Mapping[str, Any]], deadline: float) -> Merged:
-        """The custom claims per token after every workflow's patch, or a denial/failure raised."""
-        return merge_runs(self.run(request, deadline=deadline), tokens=request.tokens, base=request.claims, minted=minted)
-
-    def _payload(
-        self, registration: WorkflowRegistration, request: TokenRequest, correlation_id: str, timeout_ms: int
-    ) -> dict[str, Any]:
-        return {
-            "contract": WORKFLOW_INVOCATION,
-            "workflow_id": registration.id,
-            "trigger": request.trigger.value,
-            "correlation_id": correlation_id,
-            "deadline_ms": max(1, timeout_ms),
-            "event": request.event,
-            "tokens": {t.value: dict(request.claims.get(t.value, {})) for t in sorted(TRIGGER_TOKENS[request.trigger])},
-        }
+    def customize(self, request: TokenRequest, *, owned: Mapping[TokenKind, Collection[str]], deadline: float) -> Merged:
+        """The custom claims per token after every workflow's patch, or a denial/failure raised.
+        ``owned``: the claims each token's issuer owns, which no workflow may set."""
+        return merge_runs(self.run(request, deadline=deadline), tokens=request.tokens, base=request.claims, owned=owned)
 
     def run(self, request: TokenRequest, *, deadline: float) -> list[WorkflowRun]:
         """Invoke every workflow registered for the request's trigger, all at once."""
@@ -127,7 +131,7 @@ class WorkflowRunner:
         for registration in registrations:
             own_deadline = min(deadline, started + registration.timeout_ms / 1000)
             timeout_ms = int((own_deadline - started) * 1000)
-            payload = self._payload(registration, request, correlation_id, timeout_ms)
+            payload = invocation_payload(registration, request, correlation_id=correlation_id, timeout_ms=timeout_ms)
             pending.append((registration, own_deadline, self._pool.submit(self._invoke, registration, payload, timeout_ms)))
         runs: list[WorkflowRun] = []
         for registration, own_deadline, future in pending:  # all run at once; waiting in order is fine

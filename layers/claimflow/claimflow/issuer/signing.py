@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jwt
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-from claimflow.errors import SigningKeyError
-from claimflow.parameters import ParameterStore
+from claimflow.infra.parameters import ParameterStore
+from claimflow.issuer.errors import SigningKeyError
 
 __all__ = ["SUPPORTED_ALGORITHMS", "KeyEntry", "KeyProvider", "KeySet", "Signer", "generate_key"]
 
@@ -118,7 +117,8 @@ class KeySet:
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             # Never include the text: it holds private keys.
             raise SigningKeyError(
-                f"the signing key set is malformed ({type(error).__name__}: {error}); re-create it with 'keys init'"
+                f"the signing key set is malformed ({type(error).__name__}: {error}); "
+                "re-create it with './claimflow keys init --force'"
             ) from None
         return cls._checked(keys)
 
@@ -210,7 +210,7 @@ class KeyProvider:
     def _load(self) -> tuple[KeySet, Signer]:
         parameter = self._store.get(self._name)
         if parameter is None:
-            raise SigningKeyError(f"no signing key set at {self._name}; create one with 'python -m claimflow.issuer.keys init'")
+            raise SigningKeyError(f"no signing key set at {self._name}; create one with './claimflow keys init'")
         with self._lock:
             if parameter.value != self._text or self._signer is None or self._keyset is None:
                 keyset = KeySet.from_json(parameter.value)
@@ -222,7 +222,3 @@ class KeyProvider:
 
     def keyset(self) -> KeySet:
         return self._load()[0]
-
-
-def now_seconds(clock: Callable[[], float] = time.time) -> int:
-    return int(clock())

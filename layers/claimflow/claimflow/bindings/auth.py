@@ -1,0 +1,20 @@
+"""The ``kinde.auth`` binding: ``deny_access``."""
+
+from __future__ import annotations
+
+from claimflow.bindings import needed_for
+from claimflow.errors import ClaimflowError
+from claimflow.runtime import current_invocation
+
+__all__ = ["deny_access"]
+
+MAX_REASON_CHARS = 1024
+
+
+def deny_access(reason: str) -> None:
+    """Refuse the token: the request fails with ``access_denied`` and this reason (binding ``kinde.auth``)."""
+    invocation = current_invocation()
+    invocation.require(*needed_for("kinde.auth"))
+    if not isinstance(reason, str) or not reason.strip():
+        raise ClaimflowError("deny_access needs a reason the user can be shown")
+    invocation.denial = reason[:MAX_REASON_CHARS]

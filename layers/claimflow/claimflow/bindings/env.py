@@ -1,0 +1,56 @@
+"""The ``kinde.env`` binding: the seed's ``getEnvironmentVariable``, over SSM.
+
+A workflow's own path wins over the stage-wide path. Every secret value read is remembered
+by the container's ``SecretRegistry`` so logs and error text can redact it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from claimflow.bindings import needed_for
+from claimflow.config import SsmPaths
+from claimflow.infra.parameters import ParameterStore
+from claimflow.infra.secrets import REDACTED, SecretRegistry
+from claimflow.runtime import current_invocation
+
+__all__ = ["EnvironmentVariable", "EnvironmentVariables", "get_environment_variable"]
+
+
+@dataclass(frozen=True)
+class EnvironmentVariable:
+    """The seed's ``{value, isSecret}``. Neither repr nor str shows a secret value."""
+
+    value: str = field(repr=False)
+    is_secret: bool = False
+
+    def __repr__(self) -> str:
+        return f"EnvironmentVariable(value={REDACTED if self.is_secret else repr(self.value)}, is_secret={self.is_secret})"
+
+    __str__ = __repr__
+
+
+class EnvironmentVariables:
+    """Reads a workflow's variables: its own SSM path first, then the stage-wide one."""
+
+    def __init__(self, store: ParameterStore, paths: SsmPaths, secrets: SecretRegistry) -> None:
+        self._store = store
+        self._paths = paths
+        self._secrets = secrets
+
+    def get(self, workflow_id: str, key: str) -> EnvironmentVariable | None:
+        for path in (self._paths.workflow_env(workflow_id), self._paths.shared_env):
+            parameter = self._store.get_by_path(path).get(key)
+            if parameter is not None:
+                if parameter.is_secret:
+                    self._secrets.add(parameter.value)
+                return EnvironmentVariable(parameter.value, parameter.is_secret)
+        return None
+
+
+def get_environment_variable(key: str) -> EnvironmentVariable | None:
+    """The variable's value and whether it is secret, or None when not set (binding ``kinde.env``)."""
+    invocation = current_invocation()
+    invocation.require(*needed_for("kinde.env"))
+    services = invocation.services
+    return EnvironmentVariables(services.parameters, services.paths, services.secrets).get(invocation.settings.id, key)

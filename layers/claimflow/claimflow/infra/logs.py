@@ -1,0 +1,42 @@
+"""Structured logs (Powertools Logger) with every known secret value scrubbed from each line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from claimflow.infra.secrets import container_secrets
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
+
+__all__ = ["logger_for"]
+
+
+@cache
+def logger_for(service: str) -> Logger:
+    """One Powertools Logger per service per container, redacting secrets from every line."""
+    from aws_lambda_powertools import Logger
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    secrets = container_secrets()
+
+    class RedactingFormatter(LambdaPowertoolsFormatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return secrets.redact(super().format(record))
+
+    return Logger(service=service, logger_formatter=RedactingFormatter(), logger_handler=_StdoutHandler(), use_rfc3339=True)
+
+
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stdout`` is now (Lambda's log stream; a test's capture)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass

@@ -1,0 +1,67 @@
+"""The issuer's errors: what refuses a token request. All under claimflow's one root, each
+carrying its OAuth ``error`` code; the issuer's handler maps them by type."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from claimflow.errors import ClaimflowError, ContractError
+from claimflow.wire.contracts import WorkflowReport
+
+__all__ = [
+    "AccessDeniedError",
+    "SigningKeyError",
+    "TokenRequestError",
+    "TokenTooLargeError",
+    "WorkflowFailedError",
+    "WorkflowInvocationError",
+    "WorkflowOutcomeError",
+]
+
+
+class TokenRequestError(ContractError):
+    """The identity stack's token request is invalid."""
+
+
+class WorkflowInvocationError(ClaimflowError):
+    """A workflow could not be run or answered something unusable (crash, timeout, bad reply)."""
+
+    def __init__(self, workflow_id: str, cause: str) -> None:
+        self.workflow_id = workflow_id
+        self.cause = cause
+        super().__init__(f"workflow '{workflow_id}': {cause}")
+
+
+class WorkflowOutcomeError(ClaimflowError):
+    """A workflow's outcome stopped the issuance; ``report`` says what every workflow did."""
+
+    def __init__(self, workflow_id: str, message: str, *, report: Sequence[WorkflowReport] = ()) -> None:
+        self.workflow_id = workflow_id
+        self.report: tuple[WorkflowReport, ...] = tuple(report)
+        super().__init__(message)
+
+
+class WorkflowFailedError(WorkflowOutcomeError):
+    """A workflow with failure policy ``stop`` failed, so no token is issued."""
+
+    def __init__(self, workflow_id: str, cause: str, *, report: Sequence[WorkflowReport] = ()) -> None:
+        self.cause = cause
+        super().__init__(workflow_id, f"workflow '{workflow_id}' failed (failure policy stop): {cause}", report=report)
+
+
+class AccessDeniedError(WorkflowOutcomeError):
+    """A workflow called ``deny_access``."""
+
+    error_code = "access_denied"
+
+    def __init__(self, workflow_id: str, reason: str, *, report: Sequence[WorkflowReport] = ()) -> None:
+        self.reason = reason
+        super().__init__(workflow_id, reason, report=report)
+
+
+class TokenTooLargeError(ClaimflowError):
+    """The signed token is larger than the configured maximum (tokens ride in headers)."""
+
+
+class SigningKeyError(ClaimflowError):
+    """The signing key set is missing, malformed, or has no usable active key."""

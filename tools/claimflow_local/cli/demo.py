@@ -1,0 +1,140 @@
+"""``make demo`` and ``make dev``: a real signed token through the issuer and the seed's
+workflows, on embedded local services, with no AWS account and no Docker.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from claimflow.wire.client import IssuerClient, IssuerRefusedError
+from claimflow_local.stack.deployment import PROJECT_ROOT, LocalDeployment
+from claimflow_local.stack.ports import DEV_PORTS
+from claimflow_local.stack.token_endpoint import TokenRequestEndpoint
+
+__all__ = ["run_demo", "run_dev"]
+
+
+def _verify(token: str, jwks: dict[str, Any], *, issuer: str, audience: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    header = jwt.get_unverified_header(token)
+    key = jwt.PyJWKSet.from_dict(jwks)[header["kid"]]
+    claims = jwt.decode(token, key=key, algorithms=[header["alg"]], audience=audience, issuer=issuer)
+    return header, claims
+
+
+def _section(title: str) -> None:
+    print(f"\n── {title} " + "─" * max(0, 72 - len(title)))
+
+
+def run_demo(*, root: Path = PROJECT_ROOT, result_path: Path | None = None) -> int:
+    result_path = result_path or root / "demo-result.json"
+    log_path = root / ".demo-functions.log"
+    started = time.perf_counter()
+    with log_path.open("w") as log, LocalDeployment(root=root, log=log) as stack:
+        ready_s = time.perf_counter() - started
+        issuer = IssuerClient("IssuerFunction", client=stack.lambda_client())
+        request = json.loads((root / "events" / "issuer.user-token.json").read_text())
+        timings = {"stack_start_s": round(ready_s, 3)}
+        try:
+            t0 = time.perf_counter()
+            response = issuer.request_tokens(request)
+            timings["first_issue_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+            t0 = time.perf_counter()
+            issuer.request_tokens(request)
+            timings["warm_issue_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+        except IssuerRefusedError as refused:
+            print(f"the issuer refused the token: {refused.error_code}: {refused.description}", file=sys.stderr)
+            print(f"(function logs: {log_path})", file=sys.stderr)
+            return 1
+        with urllib.request.urlopen(stack.jwks_url, timeout=10) as reply:
+            jwks = json.loads(reply.read())
+        issuer_url = stack.emulator.function_urls["JwksFunction"].rstrip("/") if stack.emulator else ""
+        tokens = {"access_token": response.access_token, "id_token": response.id_token}
+        verified: dict[str, Any] = {}
+        for name, token in tokens.items():
+            if token is None:
+                continue
+            audience = request["audience"][0] if name == "access_token" else request["client_id"]
+            header, claims = _verify(token, jwks, issuer=issuer_url, audience=audience)
+            verified[name] = {"header": header, "claims": claims}
+            _section(f"{name} (signature verified against {stack.jwks_url})")
+            print(token)
+            print("header:", json.dumps(header))
+            print("claims:", json.dumps(claims, indent=2))
+        _section("workflows")
+        for run in response.workflows:
+            print(f"  {run['id']:34} {run['outcome']:7} {run['duration_ms']:8.1f} ms  policy={run['failure_policy']}")
+        _section("timings")
+        print("  " + "  ".join(f"{k}={v}" for k, v in timings.items()))
+        subscriber = verified["access_token"]["claims"].get("lifetime_subscriber")
+        result = {
+            "issuer": issuer_url,
+            "jwks_url": stack.jwks_url,
+            "jwks": jwks,
+            **{k: v for k, v in tokens.items() if v},
+            "verified": verified,
+            "workflows": response.workflows,
+            "timings": timings,
+        }
+        result_path.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"\nwrote {result_path.name}; lifetime_subscriber={subscriber}; function logs in {log_path.name}")
+        return 0 if subscriber is True else 1
+
+
+def _example_oauth_endpoint(stack: LocalDeployment, issuer: IssuerClient) -> Any:
+    """The example identity stack's client-credentials endpoint, with its clients seeded."""
+    from identity_stack.clients import ClientRegistry
+    from identity_stack.token_endpoint import ClientCredentialsGrant, OAuthTokenEndpoint
+
+    from claimflow.infra.ssm import SsmParameterStore
+
+    assert stack.ssm is not None and stack.emulator is not None
+    registry = ClientRegistry(SsmParameterStore(client=stack.ssm.client(), max_age=30), stage=stack.settings["stage"])
+    for client_id, record in stack.settings.get("example_clients", {}).items():
+        registry.register(client_id, secret=record["secret"], scopes=record["scopes"], audience=record["audience"])
+    grant = ClientCredentialsGrant(issuer, registry)
+    return OAuthTokenEndpoint(grant, port=DEV_PORTS["oauth"]).start()
+
+
+def run_dev(*, root: Path = PROJECT_ROOT) -> int:
+    with LocalDeployment(root=root, log=sys.stderr, ports=DEV_PORTS) as stack:
+        assert stack.emulator is not None and stack.ssm is not None and stack.third_party is not None
+        issuer = IssuerClient("IssuerFunction", client=stack.lambda_client())
+        endpoint = TokenRequestEndpoint(issuer, port=DEV_PORTS["token_endpoint"]).start()
+        oauth = _example_oauth_endpoint(stack, issuer)
+        client_id, client = next(iter(stack.settings.get("example_clients", {}).items()))
+        print(
+            f"""
+claimflow is running locally (Ctrl-C stops it).
+
+  token endpoint (identity stack):  POST {endpoint.url}
+      curl -s {endpoint.url} -H 'Content-Type: application/json' -d @events/issuer.user-token.json
+  JWKS:                             {stack.jwks_url}
+  discovery:                        {stack.emulator.function_urls["JwksFunction"]}.well-known/openid-configuration
+  Lambda endpoint:                  {stack.emulator.endpoint_url}
+      aws lambda invoke --endpoint-url {stack.emulator.endpoint_url} --function-name IssuerFunction \\
+          --cli-binary-format raw-in-base64-out --payload file://events/issuer.user-token.json out.json
+  embedded SSM:                     {stack.ssm.url}   third-party stand-in: {stack.third_party.url}
+
+  example OAuth token endpoint (client credentials, examples/identity_stack):
+      curl -s -u {client_id}:{client["secret"]} -d grant_type=client_credentials -d scope=read:reports {oauth.url}
+""",
+            flush=True,
+        )
+        stop = {"now": False}
+        signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+        try:
+            while not stop["now"]:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        endpoint.stop()
+        oauth.stop()
+    return 0

@@ -1,0 +1,134 @@
+"""``claimflow preview --event FILE [--against local|STACK] [--json]``: a dry run of a
+trigger. Each registered workflow runs on the event (outcome, duration, the claims it
+changed), then the issuer signs, and the final claims and token sizes are shown. Exit
+status 1 on a denial or a failure."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from claimflow.issuer.registry import WorkflowRegistry
+from claimflow.issuer.request import IssuerConfig, parse_token_request
+from claimflow.issuer.service import invocation_payload
+from claimflow.tokens import TOKENS
+
+__all__ = ["Preview", "preview", "render"]
+
+
+@dataclass
+class WorkflowPreview:
+    id: str
+    outcome: str
+    duration_ms: float
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> claim -> new value
+    detail: str = ""
+
+
+@dataclass
+class Preview:
+    trigger: str
+    workflows: list[WorkflowPreview]
+    error: str | None = None
+    final_claims: dict[str, dict[str, Any]] = field(default_factory=dict)
+    token_bytes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(w.outcome == "ok" for w in self.workflows)
+
+
+def _claims(token: str) -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    return payload
+
+
+@contextmanager
+def _target(against: str, root: Path) -> Iterator[tuple[Any, str]]:
+    """A Lambda client and the issuer's function name: the local emulator, or a deployed stack."""
+    if against == "local":
+        from claimflow_local.stack.deployment import LocalDeployment
+
+        with open(os.devnull, "w") as sink, LocalDeployment(root=root, log=sink) as stack:
+            yield stack.lambda_client(), "IssuerFunction"
+        return
+    import boto3
+
+    outputs = {
+        o["OutputKey"]: o["OutputValue"]
+        for o in boto3.client("cloudformation").describe_stacks(StackName=against)["Stacks"][0].get("Outputs", [])
+    }
+    if "IssuerFunctionName" not in outputs:
+        raise SystemExit(f"stack {against} has no IssuerFunctionName output; is it a claimflow stack?")
+    yield boto3.client("lambda"), outputs["IssuerFunctionName"]
+
+
+def _invoke(client: Any, function: str, payload: Mapping[str, Any]) -> tuple[Any, float, str | None]:
+    started = time.perf_counter()
+    response = client.invoke(FunctionName=function, Payload=json.dumps(payload).encode())
+    body = json.loads(response["Payload"].read())
+    return body, (time.perf_counter() - started) * 1000, response.get("FunctionError")
+
+
+def preview(event_path: Path, *, against: str = "local", root: Path = Path(".")) -> Preview:
+    document = json.loads(event_path.read_text())
+    with _target(against, root) as (client, issuer):
+        variables = client.get_function_configuration(FunctionName=issuer)["Environment"]["Variables"]
+        # The same request, event and invocations the issuer builds, from the issuer's own configuration.
+        request = parse_token_request(document, IssuerConfig(issuer_url=variables.get("CLAIMFLOW_ISSUER_URL") or "http://127.0.0.1"))
+        registry = WorkflowRegistry.from_json(variables.get("CLAIMFLOW_WORKFLOWS", "[]"))
+        runs = []
+        for registration in registry.for_trigger(request.trigger):
+            payload = invocation_payload(
+                registration, request, correlation_id="claimflow-preview", timeout_ms=registration.timeout_ms
+            )
+            reply, elapsed, function_error = _invoke(client, registration.function, payload)
+            if function_error:
+                detail = f"{reply.get('errorType')}: {reply.get('errorMessage')}"
+                runs.append(WorkflowPreview(registration.id, "failed", elapsed, detail=detail))
+                continue
+            changes = {token: dict(patch["set"]) for token, patch in reply.get("patches", {}).items() if patch["set"]}
+            detail = reply.get("reason") or (
+                f"{reply['error']['type']}: {reply['error']['message']}" if reply.get("error") else ""
+            )
+            runs.append(WorkflowPreview(registration.id, reply["outcome"], round(elapsed, 1), changes, detail))
+        answer, _, _ = _invoke(client, issuer, document)
+    result = Preview(request.trigger.value, runs)
+    if "error" in answer:
+        result.error = f"{answer['error']}: {answer['error_description']}"
+        return result
+    for name in sorted({spec.reply_field for spec in TOKENS.values()}):
+        if name in answer:
+            result.final_claims[name] = _claims(answer[name])
+            result.token_bytes[name] = len(answer[name])
+    return result
+
+
+def render(result: Preview, *, as_json: bool = False) -> str:
+    if as_json:
+        return json.dumps({**asdict(result), "ok": result.ok}, indent=2)
+    lines = [f"trigger {result.trigger}", "", f"{'workflow':34} {'outcome':8} {'ms':>8}  claims it set", "-" * 90]
+    for run in result.workflows:
+        changes = (
+            "; ".join(
+                f"{token}: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in claims.items())
+                for token, claims in run.changes.items()
+            )
+            or "—"
+        )
+        lines.append(f"{run.id:34} {run.outcome:8} {run.duration_ms:8.1f}  {changes}")
+        if run.detail:
+            lines.append(f"{'':34} {'':8} {'':8}  ↳ {run.detail}")
+    lines.append("")
+    if result.error:
+        lines.append(f"no token: {result.error}")
+    for name, claims in result.final_claims.items():
+        lines.append(f"{name} ({result.token_bytes[name]} bytes signed): {json.dumps(claims, sort_keys=True)}")
+    return "\n".join(lines)

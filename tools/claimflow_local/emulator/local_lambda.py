@@ -1,0 +1,110 @@
+"""Local Lambda emulation without containers, laid out as SAM CLI's local invoke is: the
+template (``claimflow_local.template``) → a pool of warm sandboxes per function (``pool``,
+``sandbox``) → the Lambda Invoke API (``invoke_api``) and Function URLs (``function_url``)
+on loopback ports. Same idea and API shape as ``sam local start-lambda``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import IO, Any
+
+from claimflow_local.emulator.function_url import function_url_handler
+from claimflow_local.emulator.invoke_api import invoke_api_handler
+from claimflow_local.emulator.pool import FunctionPool, InvokeResult
+from claimflow_local.emulator.sandbox import lambda_environment
+from claimflow_local.loopback import LoopbackServer
+from claimflow_local.template import FunctionSpec, SamTemplate
+
+__all__ = ["LambdaEmulator"]
+
+
+class LambdaEmulator:
+    """The Lambda Invoke API for the functions of one template, on 127.0.0.1."""
+
+    def __init__(
+        self,
+        template_path: Path,
+        *,
+        parameter_overrides: Mapping[str, str] | None = None,
+        env_vars: Mapping[str, Mapping[str, str]] | None = None,
+        port: int = 0,
+        url_ports: Mapping[str, int] | None = None,
+        max_concurrency: int = 32,
+        log: IO[str] | None = None,
+    ) -> None:
+        self.template = SamTemplate.load(template_path, parameter_overrides=parameter_overrides)
+        self._env_vars = {k: dict(v) for k, v in (env_vars or {}).items()}
+        self._port = port
+        self._url_ports = dict(url_ports or {})
+        self._max_concurrency = max_concurrency
+        self._log = log
+        self.pools: dict[str, FunctionPool] = {}
+        self._invoke_server: LoopbackServer | None = None
+        self._url_servers: list[LoopbackServer] = []
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def function_urls(self) -> dict[str, str]:
+        return self.template.function_urls
+
+    def start(self) -> LambdaEmulator:
+        self._invoke_server = LoopbackServer(invoke_api_handler(self), port=self._port)
+        for name in self.template.url_functions():
+            server = LoopbackServer(function_url_handler(self, name), port=self._url_ports.get(name, 0))
+            self._url_servers.append(server)
+            self.template.function_urls[name] = f"{server.base_url}/"
+        # Now that the URLs are bound, resolve the environments that name them.
+        for name, spec in self.template.functions().items():
+            environment = self._environment(spec, spec.environment)
+            self.pools[name] = FunctionPool(spec, environment, self._max_concurrency, self._log, variables=dict(spec.environment))
+        for server in (self._invoke_server, *self._url_servers):
+            server.start(f"emulator-{server.port}")
+        return self
+
+    def _environment(self, spec: FunctionSpec, variables: Mapping[str, str]) -> dict[str, str]:
+        """Lambda's own variables, the function's, then the local overrides (like sam local --env-vars)."""
+        overrides = {**self._env_vars.get("Parameters", {}), **self._env_vars.get(spec.name, {})}
+        # Functions that invoke functions (the issuer) reach this emulator, as in AWS they reach Lambda.
+        own = {"AWS_ENDPOINT_URL_LAMBDA": self.endpoint_url}
+        return {**lambda_environment(spec), **own, **variables, **overrides}
+
+    def update_environment(self, name: str, variables: Mapping[str, str]) -> dict[str, Any]:
+        pool = self.pools[name]
+        pool.reconfigure(self._environment(pool.spec, variables), variables)
+        return pool.configuration()
+
+    def warm(self, *names: str, count: int = 1) -> None:
+        """Start ``count`` sandboxes per function ahead of traffic (like provisioned concurrency)."""
+        jobs = [self.pools[n] for n in (names or tuple(self.pools)) for _ in range(count)]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda p: p.warm(), jobs))
+
+    def stop(self) -> None:
+        for server in (self._invoke_server, *self._url_servers):
+            if server is not None:
+                server.stop()
+        for pool in self.pools.values():
+            pool.close()
+
+    def __enter__(self) -> LambdaEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def endpoint_url(self) -> str:
+        assert self._invoke_server is not None, "start the emulator first"
+        return self._invoke_server.base_url
+
+    # --- invoking --------------------------------------------------------------------------------
+
+    def invoke(self, name: str, payload: Any) -> InvokeResult:
+        pool = self.pools.get(name)
+        if pool is None:
+            raise KeyError(name)
+        return pool.invoke(payload)

@@ -1,0 +1,130 @@
+"""The warm sandboxes of one function: reused while warm, one per concurrent invocation up to
+the concurrency limit, discarded after a timeout or a configuration update (as Lambda)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any, Protocol
+
+from claimflow_local.emulator.sandbox import Sandbox
+from claimflow_local.template import FunctionSpec
+
+__all__ = ["FunctionHost", "FunctionPool", "InvokeResult", "ThrottledError"]
+
+
+@dataclass
+class InvokeResult:
+    payload: bytes
+    function_error: str | None = None
+    cold: bool = False
+    duration_ms: float = 0.0
+
+
+class ThrottledError(Exception):
+    """Every sandbox is busy and the function is at its concurrency limit (Lambda's 429)."""
+
+
+@dataclass
+class FunctionPool:
+    spec: FunctionSpec
+    env: Mapping[str, str]
+    max_concurrency: int
+    log: IO[str] | None
+    idle: list[Sandbox] = field(default_factory=list)
+    busy: int = 0
+    invocations: int = 0
+    cold_starts: int = 0
+    generation: int = 0  # bumped by a configuration update; older sandboxes are retired
+    variables: dict[str, str] = field(default_factory=dict)  # the user-set environment, as Lambda reports it
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reconfigure(self, env: Mapping[str, str], variables: Mapping[str, str]) -> None:
+        """As UpdateFunctionConfiguration: new invocations get new sandboxes with the new environment."""
+        with self.lock:
+            self.env, self.variables = env, dict(variables)
+            self.generation += 1
+            stale, self.idle = self.idle, []
+        for sandbox in stale:
+            sandbox.kill()
+
+    def configuration(self) -> dict[str, Any]:
+        return {
+            "FunctionName": self.spec.name,
+            "FunctionArn": self.spec.arn,
+            "Runtime": self.spec.runtime,
+            "Handler": self.spec.handler,
+            "Timeout": int(self.spec.timeout),
+            "MemorySize": self.spec.memory_mb,
+            "Environment": {"Variables": dict(self.variables)},
+            "State": "Active",
+            "LastUpdateStatus": "Successful",
+        }
+
+    def _acquire(self) -> tuple[Sandbox | None, bool]:
+        with self.lock:
+            while self.idle:
+                sandbox = self.idle.pop()
+                if sandbox.alive:
+                    self.busy += 1
+                    return sandbox, False
+            if self.busy >= self.max_concurrency:
+                raise ThrottledError(self.spec.name)
+            self.busy += 1
+            self.cold_starts += 1
+        return None, True
+
+    def invoke(self, payload: Any) -> InvokeResult:
+        started = time.perf_counter()
+        sandbox, cold = self._acquire()
+        request_id = str(uuid.uuid4())
+        keep = False
+        try:
+            if sandbox is None:
+                sandbox = Sandbox(self.spec, self.env, self.log, self.generation)
+            answer = sandbox.invoke(payload, request_id=request_id, timeout=self.spec.timeout)
+            if answer is None:  # timed out: Lambda freezes and discards the sandbox
+                sandbox.kill()
+                body = {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": f"RequestId: {request_id} Error: Task timed out after {self.spec.timeout:.2f} seconds",
+                }
+                return InvokeResult(json.dumps(body).encode(), "Unhandled", cold, (time.perf_counter() - started) * 1000)
+            keep = sandbox.alive
+            if answer.get("ok"):
+                return InvokeResult(json.dumps(answer["result"]).encode(), None, cold, (time.perf_counter() - started) * 1000)
+            return InvokeResult(json.dumps(answer["error"]).encode(), "Unhandled", cold, (time.perf_counter() - started) * 1000)
+        finally:
+            with self.lock:
+                self.busy -= 1
+                self.invocations += 1
+                if keep and sandbox is not None and sandbox.generation == self.generation:
+                    self.idle.append(sandbox)
+                elif sandbox is not None and sandbox.alive:
+                    sandbox.kill()
+
+    def warm(self) -> None:
+        """Start one sandbox ahead of the first invocation (like provisioned concurrency)."""
+        sandbox = Sandbox(self.spec, self.env, self.log, self.generation)
+        with self.lock:
+            self.idle.append(sandbox)
+
+    def close(self) -> None:
+        with self.lock:
+            for sandbox in self.idle:
+                sandbox.kill()
+            self.idle.clear()
+
+
+class FunctionHost(Protocol):
+    """What the HTTP fronts (invoke API, function URLs) need of the emulator behind them."""
+
+    pools: dict[str, FunctionPool]
+
+    def invoke(self, name: str, payload: Any) -> InvokeResult: ...
+
+    def update_environment(self, name: str, variables: Mapping[str, str]) -> dict[str, Any]: ...
