@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import os
+import threading
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -49,3 +51,15 @@ def sample(name: str) -> dict[str, Any]:
     return document
 
 
+
+
+_figures_lock = threading.Lock()
+
+
+def record_figure(name: str, value: Any) -> None:
+    """Keep a figure a test measured, for ``make reliability`` (``CLAIMFLOW_FIGURES`` names the
+    JSON-lines file it collects them in); a no-op otherwise."""
+    target = os.environ.get("CLAIMFLOW_FIGURES")
+    if target:
+        with _figures_lock, open(target, "a") as sink:
+            sink.write(json.dumps({"name": name, "value": value}) + "\n")

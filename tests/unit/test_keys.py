@@ -3,11 +3,13 @@ their key is retired; the CLI writes private and public parts together."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import jwt
 import pytest
 
+from claimflow import ParameterStoreError
 from claimflow.infra.parameters import InMemoryParameterStore
 from claimflow.issuer import KeySet, Signer, SigningKeyError
 from claimflow.issuer.keys import KeyManager
@@ -85,3 +87,83 @@ def test_the_cli_writes_the_private_set_as_secret_and_the_public_jwks_as_plain(c
     assert "already exists" in capsys.readouterr().err
     assert main(["rotate", "--stage", "test"], store=store) == 0
     assert len(KeyManager(store, PATHS).load().keys) == 2  # type: ignore[union-attr]
+
+
+# --- publish before use: a write that fails at any step leaves a safe state -------------------
+
+STEPS = ["init", "add", "promote", "retire"]
+
+
+def kids_in(store: InMemoryParameterStore, name: str) -> set[str]:
+    parameter = store.parameters.get(name)
+    if parameter is None:
+        return set()
+    return {str(key["kid"]) for key in json.loads(parameter.value)["keys"]}
+
+
+def signing_kids(store: InMemoryParameterStore) -> set[str]:
+    """Keys the issuer may sign with now or after a promotion: active and next."""
+    parameter = store.parameters.get(PATHS.signing_keyset)
+    if parameter is None:
+        return set()
+    return {key.kid for key in KeySet.from_json(parameter.value).keys if key.status in ("active", "next")}
+
+
+def run_step(manager: KeyManager, step: str, now: int) -> None:
+    if step == "init":
+        manager.init(alg="RS256", force=True, now=now)
+    elif step == "add":
+        manager.update("add", now=now)
+    elif step == "promote":
+        manager.update("promote", now=now, grace_seconds=0)
+    else:
+        manager.update("retire", keep_previous=0, now=now)
+
+
+class FailsOnePut(InMemoryParameterStore):
+    """Fails the ``nth`` write (from 0) of ``name`` once it is armed, as SSM failing mid-rotation would."""
+
+    def __init__(self, name: str, nth: int) -> None:
+        super().__init__()
+        self.failing, self.nth, self.armed, self.writes = name, nth, False, 0
+
+    def put(self, name: str, value: str, *, secret: bool = False, description: str = "") -> None:
+        if self.armed and name == self.failing:
+            self.writes += 1
+            if self.writes == self.nth + 1:
+                raise ParameterStoreError(f"PutParameter {name} failed (injected)")
+        super().put(name, value, secret=secret, description=description)
+
+
+@pytest.mark.parametrize("failing", [PATHS.public_jwks, PATHS.signing_keyset])
+@pytest.mark.parametrize("nth", [0, 1])
+@pytest.mark.parametrize("step", STEPS)
+def test_each_write_of_a_rotation_failing_in_turn_never_lets_an_unpublished_key_sign(failing: str, nth: int, step: str) -> None:
+    from tests.support import record_figure
+
+    store = FailsOnePut(failing, nth)
+    manager = KeyManager(store, PATHS)
+    for earlier in STEPS[: STEPS.index(step)]:
+        run_step(manager, earlier, now=1)
+    store.armed = True
+    with contextlib.suppress(ParameterStoreError):
+        run_step(manager, step, now=10)
+    assert signing_kids(store) <= kids_in(store, PATHS.public_jwks), f"{step}: a key that may sign is unpublished"
+    if PATHS.signing_keyset in store.parameters:
+        token = Signer(KeySet.from_json(store.parameters[PATHS.signing_keyset].value)).sign({"sub": "u"}, typ="at+jwt")
+        assert jwt.get_unverified_header(token)["kid"] in kids_in(store, PATHS.public_jwks)
+    record_figure("rotation_write_failures", {"step": step, "failing": failing.rsplit("/", 1)[1], "nth": nth, "unpublished": 0})
+
+
+def test_a_next_key_that_never_reached_the_jwks_is_not_promoted() -> None:
+    store = InMemoryParameterStore()
+    manager = KeyManager(store, PATHS)
+    manager.init(alg="RS256", now=0)
+    keyset = manager.load()
+    assert keyset is not None
+    with_next = keyset.add_next(now=1)
+    store.put(PATHS.signing_keyset, with_next.to_json(), secret=True)  # written past the publish step (an old tool, a hand edit)
+    with pytest.raises(SigningKeyError, match="not in the published JWKS"):
+        manager.update("promote", now=2, grace_seconds=0)
+    manager.publish()
+    assert manager.update("promote", now=2, grace_seconds=0).active.kid == with_next.pending.kid  # type: ignore[union-attr]

@@ -1,4 +1,4 @@
-"""``claimflow keys init|rotate|add|promote|retire|show``: the signing keys of a stage, in SSM.
+"""``claimflow keys init|rotate|add|promote|retire|publish|show``: the signing keys of a stage, in SSM.
 
 Writes the private key set (SecureString) and the public JWKS (String) together through
 ``claimflow.issuer.keys.KeyManager``. Rotation that keeps old tokens valid: ``rotate``
@@ -31,7 +31,7 @@ def describe(keyset: KeySet) -> str:
 
 def main(argv: Sequence[str] | None = None, *, store: ParameterStore | None = None) -> int:
     parser = argparse.ArgumentParser(prog="claimflow keys", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["init", "rotate", "add", "promote", "retire", "show"])
+    parser.add_argument("command", choices=["init", "rotate", "add", "promote", "retire", "publish", "show"])
     parser.add_argument("--stage", help="stage whose keys to manage (default: $CLAIMFLOW_STAGE or 'local')")
     parser.add_argument("--alg", choices=SUPPORTED_ALGORITHMS, default=None, help="algorithm of a new key (init default RS256)")
     parser.add_argument("--grace-seconds", type=int, default=3600, help="how long a next key is published before it may sign")
@@ -46,6 +46,8 @@ def main(argv: Sequence[str] | None = None, *, store: ParameterStore | None = No
     try:
         if args.command == "init":
             keyset = manager.init(alg=args.alg or "RS256", force=args.force)
+        elif args.command == "publish":
+            keyset = manager.publish()
         elif args.command == "show":
             loaded = manager.load()
             if loaded is None:

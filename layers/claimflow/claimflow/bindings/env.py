@@ -38,9 +38,9 @@ class EnvironmentVariables:
         self._paths = paths
         self._secrets = secrets
 
-    def get(self, workflow_id: str, key: str) -> EnvironmentVariable | None:
+    def get(self, workflow_id: str, key: str, *, deadline: float | None = None) -> EnvironmentVariable | None:
         for path in (self._paths.workflow_env(workflow_id), self._paths.shared_env):
-            parameter = self._store.get_by_path(path).get(key)
+            parameter = self._store.get_by_path(path, deadline=deadline).get(key)
             if parameter is not None:
                 if parameter.is_secret:
                     self._secrets.add(parameter.value)
@@ -53,4 +53,5 @@ def get_environment_variable(key: str) -> EnvironmentVariable | None:
     invocation = current_invocation()
     invocation.require(*needed_for("kinde.env"))
     services = invocation.services
-    return EnvironmentVariables(services.parameters, services.paths, services.secrets).get(invocation.settings.id, key)
+    variables = EnvironmentVariables(services.parameters, services.paths, services.secrets)
+    return variables.get(invocation.settings.id, key, deadline=invocation.deadline)

@@ -1,17 +1,29 @@
 """The parameter-store port: cached reads of parameters by path or by name.
 
-Shaped like Powertools' ``BaseProvider``: ``ParameterStore`` owns caching (with a TTL,
-serving the stale value when a refresh fails so SSM throttling never fails a login that
-a cached value can serve) and error wrapping; each backend writes only ``_get_by_path`` and
-``_get``. No AWS import here: the SSM backend lives in ``claimflow.ssm``.
+Shaped like Powertools' ``BaseProvider``: ``ParameterStore`` owns caching and error wrapping;
+each backend writes only ``_get_by_path`` and ``_get``. No AWS import here: the SSM backend
+lives in ``claimflow.infra.ssm``.
+
+The cache is stale-while-revalidate, because a login must never wait on a slow store that a
+cached value can answer for:
+- a fresh value is served from memory;
+- once it expires, one caller starts a refresh (outside the lock, in its own thread) and waits
+  for it at most ``stale_wait`` seconds (less if its deadline is nearer); every other caller is
+  served the last good value at once;
+- a refresh that fails or runs late leaves the last good value in place, and the next refresh
+  waits ``failure_backoff`` seconds counted from the end of the failed one;
+- with nothing cached, callers wait for the one load in flight until their deadline, then get
+  a ``ParameterStoreError`` saying how long they waited.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,53 +49,133 @@ class Parameter:
         return f"Parameter(name={self.name!r}, value={shown}, is_secret={self.is_secret})"
 
 
+class _Refresh:
+    """One load in flight; callers wait on ``done``."""
+
+    __slots__ = ("done", "error", "value")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: ParameterStoreError | None = None
+
+
 @dataclass
 class _Entry:
-    value: Any
-    fetched_at: float
+    value: Any = None
+    has_value: bool = False
+    fresh_until: float = -math.inf
+    retry_after: float = -math.inf  # no refresh before this, after a failed one
+    refresh: _Refresh | None = None
+
+
+Key = tuple[str, str]
 
 
 class ParameterStore(ABC):
-    """Cached parameter reads. Subclasses implement ``_get_by_path`` and ``_get`` only."""
+    """Cached parameter reads. Subclasses implement ``_get_by_path``, ``_get`` and ``put`` only."""
 
-    def __init__(self, *, max_age: float = DEFAULT_MAX_AGE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        max_age: float = DEFAULT_MAX_AGE_SECONDS,
+        stale_wait: float = 0.25,
+        failure_backoff: float = 5.0,
+        max_entries: int = 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.max_age = max_age
+        self.stale_wait = stale_wait
+        self.failure_backoff = failure_backoff
+        self.max_entries = max_entries
         self._clock = clock
-        self._cache: dict[tuple[str, str], _Entry] = {}
+        self._cache: OrderedDict[Key, _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get_by_path(self, path: str) -> Mapping[str, Parameter]:
-        """Parameters directly under ``path``, keyed by their last name segment."""
-        result: Mapping[str, Parameter] = self._cached(("path", path.rstrip("/")), self._get_by_path)
+    def get_by_path(self, path: str, *, deadline: float | None = None) -> Mapping[str, Parameter]:
+        """Parameters directly under ``path``, keyed by their last name segment.
+
+        ``deadline`` (a ``time.monotonic()`` value) bounds how long this call may wait."""
+        result: Mapping[str, Parameter] = self._cached(("path", path.rstrip("/")), self._get_by_path, deadline)
         return result
 
-    def get(self, name: str) -> Parameter | None:
+    def get(self, name: str, *, deadline: float | None = None) -> Parameter | None:
         """One parameter by its full name, or None when it does not exist."""
-        result: Parameter | None = self._cached(("name", name), self._get)
+        result: Parameter | None = self._cached(("name", name), self._get, deadline)
         return result
 
     def clear_cache(self) -> None:
         with self._lock:
             self._cache.clear()
 
-    def _cached(self, key: tuple[str, str], load: Callable[[str], Any]) -> Any:
+    # --- the cache ---------------------------------------------------------------------------
+
+    def _cached(self, key: Key, load: Callable[[str], Any], deadline: float | None) -> Any:
         with self._lock:
             entry = self._cache.get(key)
+            if entry is None:
+                entry = self._cache[key] = _Entry()
+                while len(self._cache) > self.max_entries:
+                    self._cache.popitem(last=False)
+            self._cache.move_to_end(key)
             now = self._clock()
-            if entry is not None and now - entry.fetched_at < self.max_age:
+            if entry.has_value and (now < entry.fresh_until or now < entry.retry_after):
                 return entry.value
-            try:
-                value = load(key[1])
-            except ParameterStoreError as error:
-                if entry is None:
-                    raise
-                # Stale-if-error: a throttled or unreachable store must not fail a login
-                # that the last good value can serve. Retry after a short back-off.
-                _log.warning("parameter store refresh failed, serving cached value: %s", error)
-                entry.fetched_at = now - self.max_age + min(5.0, self.max_age)
-                return entry.value
-            self._cache[key] = _Entry(value, now)
-            return value
+            if entry.has_value and entry.refresh is not None:
+                return entry.value  # someone else is refreshing: serve the last good value
+            if not entry.has_value and now < entry.retry_after:
+                raise ParameterStoreError(f"the parameter store failed for {key[1]} moments ago; retrying after a back-off")
+            starts = entry.refresh is None
+            if starts:
+                entry.refresh = _Refresh()
+            refresh = entry.refresh
+            assert refresh is not None
+            stale, has_stale = entry.value, entry.has_value
+
+        wait = self._wait(deadline, has_stale=has_stale)
+        if starts:
+            if wait is None:  # nothing to serve instead and no deadline: load in this thread
+                self._load(key, load, refresh)
+            else:
+                threading.Thread(target=self._load, args=(key, load, refresh), name="claimflow-refresh", daemon=True).start()
+        finished = refresh.done.wait(wait)
+        if finished and refresh.error is None:
+            return refresh.value
+        if has_stale:
+            why = str(refresh.error) if finished else f"no answer within {wait * 1000:.0f} ms"  # type: ignore[operator]
+            _log.warning("parameter store refresh of %s failed or is late, serving the cached value: %s", key[1], why)
+            return stale
+        if refresh.error is not None:
+            raise refresh.error
+        raise ParameterStoreError(f"the parameter store did not answer for {key[1]} within {wait * 1000:.0f} ms")  # type: ignore[operator]
+
+    def _wait(self, deadline: float | None, *, has_stale: bool) -> float | None:
+        """How long this caller waits for a refresh; None: until it ends."""
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if has_stale:
+            return self.stale_wait if remaining is None else min(self.stale_wait, remaining)
+        return remaining
+
+    def _load(self, key: Key, load: Callable[[str], Any], refresh: _Refresh) -> None:
+        try:
+            refresh.value = load(key[1])
+        except ParameterStoreError as error:
+            refresh.error = error
+        except Exception as error:  # a backend bug must not leave waiters hanging
+            refresh.error = ParameterStoreError(f"reading {key[1]} failed: {type(error).__name__}")
+        with self._lock:
+            ended = self._clock()
+            entry = self._cache.setdefault(key, _Entry())
+            if entry.refresh is refresh:
+                entry.refresh = None
+            if refresh.error is None:
+                entry.value, entry.has_value = refresh.value, True
+                entry.fresh_until, entry.retry_after = ended + self.max_age, -math.inf
+            else:
+                entry.retry_after = ended + min(self.failure_backoff, self.max_age) if self.max_age > 0 else ended
+        refresh.done.set()
+
+    # --- the backend -------------------------------------------------------------------------
 
     @abstractmethod
     def _get_by_path(self, path: str) -> dict[str, Parameter]:
@@ -99,13 +191,16 @@ class ParameterStore(ABC):
 
 
 class InMemoryParameterStore(ParameterStore):
-    """A parameter store in a dict, for unit tests; counts loads and can be made unreachable."""
+    """A parameter store in a dict, for unit tests; counts loads, and can be made unreachable,
+    slow (``delay`` seconds per load) or stalled until ``gate`` is set."""
 
     def __init__(self, parameters: Mapping[str, str | tuple[str, bool]] | None = None, **options: Any) -> None:
         super().__init__(**options)
         self.parameters: dict[str, Parameter] = {}
         self.loads = 0
         self.unreachable = False
+        self.delay = 0.0
+        self.gate: threading.Event | None = None
         for name, spec in (parameters or {}).items():
             value, secret = spec if isinstance(spec, tuple) else (spec, False)
             self.put(name, value, secret=secret)
@@ -116,6 +211,10 @@ class InMemoryParameterStore(ParameterStore):
 
     def _check_reachable(self) -> None:
         self.loads += 1
+        if self.delay:
+            time.sleep(self.delay)
+        if self.gate is not None:
+            self.gate.wait()
         if self.unreachable:
             raise ParameterStoreError("parameter store unreachable (InMemoryParameterStore.unreachable is set)")
 

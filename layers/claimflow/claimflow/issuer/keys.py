@@ -1,7 +1,11 @@
 """Key management over the parameter store: the steps of rotation applied to the stored key
-set. ``./claimflow keys`` drives it; it writes the private key set (SecureString) and the
-public JWKS (String) together, so the JWKS endpoint publishes every key the issuer may sign
-with or has signed with.
+set. ``./claimflow keys`` drives it.
+
+Publish before use: every save writes, in this order, (1) the public JWKS holding every key of
+the old and the new set, (2) the private key set, (3) the public JWKS of the new set alone (a
+retired key leaves it only after the private set no longer holds it). A failure at any step
+leaves a JWKS that holds every key the issuer may sign with; and a key is promoted to sign
+only if the published JWKS already holds it.
 
 Rotation that keeps old tokens valid: ``rotate`` publishes a next key; after the grace
 period (longer than resource servers cache the JWKS) ``rotate`` again promotes it and
@@ -16,7 +20,8 @@ import time
 from claimflow.config import SsmPaths
 from claimflow.errors import ClaimflowError
 from claimflow.infra.parameters import ParameterStore
-from claimflow.issuer.signing import KeySet
+from claimflow.issuer.errors import SigningKeyError
+from claimflow.issuer.signing import KeyEntry, KeySet
 
 __all__ = ["KeyManager"]
 
@@ -30,9 +35,27 @@ class KeyManager:
         parameter = self.store.get(self.paths.signing_keyset)
         return None if parameter is None else KeySet.from_json(parameter.value)
 
-    def save(self, keyset: KeySet) -> None:
+    def published_kids(self) -> set[str]:
+        parameter = self.store.get(self.paths.public_jwks)
+        if parameter is None:
+            return set()
+        try:
+            return {str(key["kid"]) for key in json.loads(parameter.value)["keys"]}
+        except (ValueError, KeyError, TypeError):
+            return set()
+
+    def save(self, keyset: KeySet, *, previous: KeySet | None = None) -> None:
+        """Write ``keyset`` (replacing ``previous``) publish-first; see the module's docstring."""
+        new_kids = {key.kid for key in keyset.keys}
+        union = [*keyset.keys, *(k for k in (previous.keys if previous else ()) if k.kid not in new_kids)]
+        self._publish(union)
         self.store.put(self.paths.signing_keyset, keyset.to_json(), secret=True, description="claimflow signing keys (private)")
-        self.store.put(self.paths.public_jwks, json.dumps(keyset.public_jwks()), description="claimflow JWKS (public)")
+        if len(union) != len(keyset.keys):
+            self._publish(list(keyset.keys))
+
+    def _publish(self, keys: list[KeyEntry]) -> None:
+        jwks = {"keys": [key.public_jwk() for key in keys]}
+        self.store.put(self.paths.public_jwks, json.dumps(jwks), description="claimflow JWKS (public)")
 
     def init(self, *, alg: str, force: bool = False, now: int | None = None) -> KeySet:
         if self.load() is not None and not force:
@@ -46,19 +69,36 @@ class KeyManager:
     def update(
         self, step: str, *, now: int | None = None, grace_seconds: int = 3600, keep_previous: int = 1, alg: str | None = None
     ) -> KeySet:
-        keyset = self.load()
-        if keyset is None:
+        current = self.load()
+        if current is None:
             raise ClaimflowError(f"no key set at {self.paths.signing_keyset}; run 'init' first")
         moment = int(time.time()) if now is None else now
+        if step in ("rotate", "promote") and current.pending is not None:
+            self._require_published(current.pending)
         if step == "rotate":
-            keyset = keyset.rotate(now=moment, grace_seconds=grace_seconds, keep_previous=keep_previous, alg=alg)
+            keyset = current.rotate(now=moment, grace_seconds=grace_seconds, keep_previous=keep_previous, alg=alg)
         elif step == "add":
-            keyset = keyset.add_next(alg, now=moment)
+            keyset = current.add_next(alg, now=moment)
         elif step == "promote":
-            keyset = keyset.promote(now=moment, grace_seconds=grace_seconds)
+            keyset = current.promote(now=moment, grace_seconds=grace_seconds)
         elif step == "retire":
-            keyset = keyset.retire(keep_previous=keep_previous)
+            keyset = current.retire(keep_previous=keep_previous)
         else:
             raise ClaimflowError(f"unknown key step {step!r}")
-        self.save(keyset)
+        self.save(keyset, previous=current)
         return keyset
+
+    def _require_published(self, key: KeyEntry) -> None:
+        if key.kid not in self.published_kids():
+            raise SigningKeyError(
+                f"key {key.kid} is not in the published JWKS at {self.paths.public_jwks}, so it may not sign yet; "
+                "run 'keys publish' to publish it, then wait the grace period"
+            )
+
+    def publish(self) -> KeySet:
+        """Publish the stored key set's public keys again (repairs a JWKS write that failed)."""
+        current = self.load()
+        if current is None:
+            raise ClaimflowError(f"no key set at {self.paths.signing_keyset}; run 'init' first")
+        self._publish(list(current.keys))
+        return current

@@ -207,8 +207,8 @@ class KeyProvider:
         self._keyset: KeySet | None = None
         self._signer: Signer | None = None
 
-    def _load(self) -> tuple[KeySet, Signer]:
-        parameter = self._store.get(self._name)
+    def _load(self, deadline: float | None) -> tuple[KeySet, Signer]:
+        parameter = self._store.get(self._name, deadline=deadline)
         if parameter is None:
             raise SigningKeyError(f"no signing key set at {self._name}; create one with './claimflow keys init'")
         with self._lock:
@@ -217,8 +217,9 @@ class KeyProvider:
                 self._signer, self._keyset, self._text = Signer(keyset), keyset, parameter.value
             return self._keyset, self._signer
 
-    def signer(self) -> Signer:
-        return self._load()[1]
+    def signer(self, *, deadline: float | None = None) -> Signer:
+        """The active key's signer; ``deadline`` (monotonic) bounds a wait on the store."""
+        return self._load(deadline)[1]
 
-    def keyset(self) -> KeySet:
-        return self._load()[0]
+    def keyset(self, *, deadline: float | None = None) -> KeySet:
+        return self._load(deadline)[0]
