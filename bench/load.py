@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import percentile
-from claimflow.wire.client import IssuerClient
 from claimflow_local.stack.deployment import LocalDeployment
 from claimflow_local.stack.token_endpoint import TokenRequestEndpoint
 
@@ -155,9 +154,7 @@ def run(*, requests: int, concurrency: int, latency_ms: float, failure_rate: flo
     ):
         assert stack.third_party is not None
         stack.third_party.configure(delay_ms=latency_ms)
-        endpoint = TokenRequestEndpoint(
-            IssuerClient("IssuerFunction", client=stack.lambda_client(max_pool_connections=concurrency * 2))
-        )
+        endpoint = TokenRequestEndpoint(stack.issuer_client(max_pool=concurrency * 2))
         endpoint.start()
         assert stack.emulator is not None
         print(f"… warming {concurrency} sandboxes per function", file=sys.stderr, flush=True)

@@ -31,7 +31,7 @@ def stack() -> Iterator[LocalDeployment]:
 
 @pytest.fixture(scope="module")
 def issuer(stack: LocalDeployment) -> IssuerClient:
-    return IssuerClient("IssuerFunction", client=stack.lambda_client())
+    return stack.issuer_client()
 
 
 def test_every_sample_event_has_a_function() -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "FetchError",
     "FetchStatusError",
     "InvalidSettingsError",
+    "LambdaInvokeError",
     "OutsideInvocationError",
     "ParameterStoreError",
     "ReservedClaimError",
@@ -81,12 +82,13 @@ class ClaimError(ClaimflowError):
 
 
 class ReservedClaimError(ClaimError):
-    """The claim is one the issuer owns; no workflow may set it."""
+    """The claim is one the token's signer owns; no workflow may set it."""
 
-    def __init__(self, claim: str, token: str) -> None:
+    def __init__(self, claim: str, token: str, *, owner: str = "") -> None:
         self.claim = claim
         self.token = token
-        super().__init__(f"'{claim}' is a reserved claim of the {token} and cannot be set by a workflow")
+        by = f" ({owner})" if owner else ""
+        super().__init__(f"'{claim}' is a reserved claim of the {token}{by} and cannot be set by a workflow")
 
 
 class ClaimValueError(ClaimError):
@@ -135,3 +137,9 @@ class ContractError(ClaimflowError):
     """A message on the wire does not follow its versioned contract."""
 
     error_code = "invalid_request"
+
+
+class LambdaInvokeError(ClaimflowError):
+    """Lambda's Invoke API refused a call or did not answer in time (the function may not have run)."""
+
+    error_code = "temporarily_unavailable"

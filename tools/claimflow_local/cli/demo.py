@@ -39,7 +39,7 @@ def run_demo(*, root: Path = PROJECT_ROOT, result_path: Path | None = None) -> i
     started = time.perf_counter()
     with log_path.open("w") as log, LocalDeployment(root=root, log=log) as stack:
         ready_s = time.perf_counter() - started
-        issuer = IssuerClient("IssuerFunction", client=stack.lambda_client())
+        issuer = stack.issuer_client()
         request = json.loads((root / "events" / "issuer.user-token.json").read_text())
         timings = {"stack_start_s": round(ready_s, 3)}
         try:
@@ -106,7 +106,7 @@ def _example_oauth_endpoint(stack: LocalDeployment, issuer: IssuerClient) -> Any
 def run_dev(*, root: Path = PROJECT_ROOT) -> int:
     with LocalDeployment(root=root, log=sys.stderr, ports=DEV_PORTS) as stack:
         assert stack.emulator is not None and stack.ssm is not None and stack.third_party is not None
-        issuer = IssuerClient("IssuerFunction", client=stack.lambda_client())
+        issuer = stack.issuer_client()
         endpoint = TokenRequestEndpoint(issuer, port=DEV_PORTS["token_endpoint"]).start()
         oauth = _example_oauth_endpoint(stack, issuer)
         client_id, client = next(iter(stack.settings.get("example_clients", {}).items()))

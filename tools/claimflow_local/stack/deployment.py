@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from claimflow.infra.lambda_invoke import LambdaInvokeClient
 from claimflow.infra.ssm import SsmParameterStore
 from claimflow.issuer.keys import KeyManager
+from claimflow.wire.client import IssuerClient
 from claimflow_local.emulator import LambdaEmulator
 from claimflow_local.stack.ssm import EmbeddedSsm, load_settings, seed_parameters
 from claimflow_local.stack.third_party import StubThirdPartyApi
@@ -96,6 +98,14 @@ class LocalDeployment:
     def jwks_url(self) -> str:
         assert self.emulator is not None
         return self.emulator.function_urls["JwksFunction"] + ".well-known/jwks.json"
+
+    def issuer_client(self, *, max_pool: int = 16) -> IssuerClient:
+        """The identity stack's client for the local issuer (claimflow.wire.client.IssuerClient)."""
+        assert self.emulator is not None
+        invoker = LambdaInvokeClient(
+            endpoint=self.emulator.endpoint_url, region="us-east-1", credentials=("testing", "testing"), max_pool=max_pool
+        )
+        return IssuerClient("IssuerFunction", invoker=invoker)
 
     def lambda_client(self, **config: Any) -> Any:
         import boto3

@@ -1,5 +1,6 @@
 """The one place boto3 clients are made: imported on first use (a workflow that never
-touches AWS never imports boto3), with timeouts and retries chosen for the login path."""
+touches AWS never imports boto3), with short timeouts. Used for reads that are safe to repeat
+(SSM); Lambda invocations, which are not, go through ``claimflow.infra.lambda_invoke``."""
 
 from __future__ import annotations
 
@@ -19,7 +20,11 @@ def aws_client(
     max_attempts: int = 2,
     max_pool_connections: int = 10,
 ) -> BaseClient:
-    """A boto3 client with standard-mode retries (throttling and 5xx only) and short timeouts.
+    """A boto3 client with botocore's standard retry mode and short timeouts.
+
+    What standard mode retries, up to ``max_attempts`` in all: throttling errors, 5xx answers,
+    connection errors and read timeouts. A caller on the login path bounds its own wait (see
+    ``claimflow.infra.parameters``), since ``max_attempts × (connect + read timeout)`` can exceed it.
 
     Endpoints follow boto3's own settings (``AWS_ENDPOINT_URL_<SERVICE>``), which is how local
     mode points SSM at moto and Lambda at the emulator.

@@ -1,51 +1,48 @@
-"""The workflow invoker over Lambda's Invoke API (boto3, ``RequestResponse``); in local mode
-pointed at the emulator by endpoint URL."""
+"""The workflow invoker over Lambda's Invoke API (``RequestResponse``), each call bounded by the
+time the workflow has left; in local mode pointed at the emulator by endpoint URL.
+
+What is retried, exactly: a throttled invoke (429, the function did not run) and a connection
+that could not be opened (nothing was sent), each only within the deadline. Nothing else: a
+workflow runs at most once per token request (``claimflow.infra.lambda_invoke``).
+"""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from claimflow.infra.aws import aws_client
+from claimflow.errors import LambdaInvokeError
+from claimflow.infra.lambda_invoke import LambdaInvokeClient
 from claimflow.issuer.errors import WorkflowInvocationError
-
-if TYPE_CHECKING:
-    from botocore.client import BaseClient
 
 __all__ = ["LambdaWorkflowInvoker"]
 
 
 class LambdaWorkflowInvoker:
-    """Invokes workflow Lambdas with boto3; retries only throttling, never a function error."""
+    """Invokes workflow Lambdas; one pooled, signed client per container, made on first use."""
 
-    def __init__(self, *, client: BaseClient | None = None, read_timeout: float = 10.0, max_pool: int = 16) -> None:
+    def __init__(self, *, client: LambdaInvokeClient | None = None, max_pool: int = 16) -> None:
         self._client = client
-        self._read_timeout = read_timeout
         self._max_pool = max_pool
 
     @property
-    def client(self) -> BaseClient:
+    def client(self) -> LambdaInvokeClient:
         if self._client is None:
-            # Standard-mode retries cover throttles (429) and service 5xx, never a function error.
-            self._client = aws_client(
-                "lambda", read_timeout=self._read_timeout, max_attempts=3, max_pool_connections=self._max_pool
-            )
+            self._client = LambdaInvokeClient(max_pool=self._max_pool)
         return self._client
 
     def invoke(self, workflow_id: str, function: str, payload: Mapping[str, Any], *, timeout: float) -> Any:
         try:
-            response = self.client.invoke(
-                FunctionName=function, InvocationType="RequestResponse", Payload=json.dumps(payload).encode()
-            )
-            body = response["Payload"].read()
-        except Exception as error:
-            raise WorkflowInvocationError(workflow_id, f"invoke {function} failed: {type(error).__name__}: {error}") from error
-        if response.get("FunctionError"):
-            detail = _function_error(body)
-            raise WorkflowInvocationError(workflow_id, f"function error ({response['FunctionError']}): {detail}")
+            reply = self.client.invoke(function, payload, deadline=time.monotonic() + timeout)
+        except LambdaInvokeError as error:
+            raise WorkflowInvocationError(workflow_id, str(error)) from None
+        if reply.function_error:
+            detail = _function_error(reply.payload)
+            raise WorkflowInvocationError(workflow_id, f"function error ({reply.function_error}): {detail}")
         try:
-            return json.loads(body)
+            return json.loads(reply.payload)
         except ValueError:
             raise WorkflowInvocationError(workflow_id, "the reply is not JSON") from None
 

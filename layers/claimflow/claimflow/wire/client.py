@@ -1,23 +1,22 @@
-"""The client an identity stack uses to ask the issuer for tokens.
+"""The client an identity stack uses to ask the issuer for tokens (the "mint" integration).
 
-It invokes the issuer Lambda with boto3 (retrying only throttling and service errors,
-never a refused token), returns a typed ``TokenResponse``, and raises ``IssuerRefusedError``
-carrying the OAuth ``error`` / ``error_description`` for the token endpoint to pass on.
+It invokes the issuer Lambda once per token request (retrying only a throttled invoke or a
+connection that could not be opened, never a timed-out one, so workflows never run twice for
+one request), returns a typed ``TokenResponse``, and raises ``IssuerRefusedError`` carrying the
+OAuth ``error`` / ``error_description`` for the token endpoint to pass on.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from claimflow.errors import ClaimflowError
-from claimflow.infra.aws import aws_client
+from claimflow.errors import ClaimflowError, LambdaInvokeError
+from claimflow.infra.lambda_invoke import LambdaInvokeClient
 from claimflow.wire.contracts import TOKEN_REQUEST
-
-if TYPE_CHECKING:
-    from botocore.client import BaseClient
 
 __all__ = ["IssuerClient", "IssuerRefusedError", "IssuerUnavailableError", "TokenResponse", "token_request"]
 
@@ -111,33 +110,27 @@ def token_request(
 
 
 class IssuerClient:
-    def __init__(
-        self, function_name: str, *, client: BaseClient | None = None, max_attempts: int = 3, read_timeout: float = 25.0
-    ) -> None:
+    """Invokes the issuer Lambda. ``timeout`` bounds a whole request: it should exceed the
+    issuer function's own timeout (template: 25 s), so a slow issuance is answered, not retried."""
+
+    def __init__(self, function_name: str, *, invoker: LambdaInvokeClient | None = None, timeout: float = 30.0) -> None:
         self.function_name = function_name
-        self._client = client
-        self._max_attempts = max_attempts
-        self._read_timeout = read_timeout
+        self._invoker = invoker
+        self.timeout = timeout
 
     @property
-    def client(self) -> BaseClient:
-        if self._client is None:
-            self._client = aws_client(
-                "lambda", connect_timeout=2, read_timeout=self._read_timeout, max_attempts=self._max_attempts
-            )
-        return self._client
+    def invoker(self) -> LambdaInvokeClient:
+        if self._invoker is None:
+            self._invoker = LambdaInvokeClient()
+        return self._invoker
 
     def request_tokens(self, request: Mapping[str, Any]) -> TokenResponse:
         try:
-            response = self.client.invoke(
-                FunctionName=self.function_name, InvocationType="RequestResponse", Payload=json.dumps(request).encode()
-            )
-            body = json.loads(response["Payload"].read())
-        except Exception as error:
-            raise IssuerUnavailableError(
-                f"the issuer {self.function_name} could not be invoked: {type(error).__name__}: {error}"
-            ) from error
-        if response.get("FunctionError") or not isinstance(body, dict):
+            reply = self.invoker.invoke(self.function_name, request, deadline=time.monotonic() + self.timeout)
+            body = json.loads(reply.payload)
+        except (LambdaInvokeError, ValueError) as error:
+            raise IssuerUnavailableError(f"the issuer {self.function_name} could not be invoked: {error}") from error
+        if reply.function_error or not isinstance(body, dict):
             raise IssuerUnavailableError(f"the issuer {self.function_name} failed: {str(body)[:512]}")
         if "error" in body:
             raise IssuerRefusedError(str(body["error"]), str(body.get("error_description", "")), body.get("workflows", []))

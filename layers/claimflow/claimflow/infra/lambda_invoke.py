@@ -1,0 +1,151 @@
+"""Lambda's Invoke API (``RequestResponse``) over one pooled urllib3 connection pool, each
+request SigV4-signed with botocore's signer, each call bounded by the caller's deadline.
+
+Why not a boto3 client: its timeouts are per client, not per call, and its retry modes retry
+read timeouts, so a slow function would run again (with its side effects) while its first run
+is still going. Here a call is retried only where it provably did not run:
+- HTTP 429 ``TooManyRequestsException`` (Lambda throttled it before running it), and
+- a connection that could not be opened (nothing was sent),
+each only while the deadline leaves time for another try. A read timeout, a dropped
+connection after sending, or any other error is never retried.
+
+The endpoint follows boto3's settings (``AWS_ENDPOINT_URL_LAMBDA``, ``AWS_ENDPOINT_URL``), which
+is how local mode reaches the emulator; credentials come from botocore's provider chain.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from claimflow.errors import LambdaInvokeError
+
+__all__ = ["InvokeReply", "LambdaInvokeClient"]
+
+_MIN_ATTEMPT_SECONDS = 0.05  # below this, another try could not finish in time
+_THROTTLE_BACKOFF_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class InvokeReply:
+    """A function's answer: ``function_error`` is Lambda's ``X-Amz-Function-Error`` (the body
+    is then the error object)."""
+
+    payload: bytes
+    function_error: str | None
+    executed_version: str | None = None
+
+
+def _region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def _endpoint(region: str) -> str:
+    configured = os.environ.get("AWS_ENDPOINT_URL_LAMBDA") or os.environ.get("AWS_ENDPOINT_URL")
+    return (configured or f"https://lambda.{region}.amazonaws.com").rstrip("/")
+
+
+class LambdaInvokeClient:
+    """One per container; thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        endpoint: str | None = None,
+        region: str | None = None,
+        max_pool: int = 16,
+        credentials: tuple[str, str] | None = None,
+    ) -> None:
+        """``credentials`` (access key id, secret) are for local endpoints; by default botocore's
+        provider chain finds them (environment, config files, the Lambda or instance role)."""
+        import urllib3
+
+        self.region = region or _region()
+        self.endpoint = (endpoint or _endpoint(self.region)).rstrip("/")
+        self._pool = urllib3.PoolManager(maxsize=max_pool, block=False, retries=False)
+        self._credentials: Any = None
+        if credentials is not None:
+            from botocore.credentials import Credentials
+
+            self._credentials = Credentials(*credentials)
+        self._lock = threading.Lock()
+
+    def _signed_headers(self, url: str, body: bytes) -> dict[str, str]:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        with self._lock:
+            if self._credentials is None:
+                import botocore.session
+
+                self._credentials = botocore.session.get_session().get_credentials()
+            credentials = self._credentials
+        if credentials is None:
+            raise LambdaInvokeError("no AWS credentials to sign the Invoke request with")
+        request = AWSRequest(
+            method="POST",
+            url=url,
+            data=body,
+            headers={"Content-Type": "application/json", "X-Amz-Invocation-Type": "RequestResponse"},
+        )
+        SigV4Auth(credentials.get_frozen_credentials(), "lambda", self.region).add_auth(request)
+        return dict(request.headers.items())
+
+    def invoke(self, function: str, payload: Mapping[str, Any] | bytes, *, deadline: float) -> InvokeReply:
+        """Run ``function`` once and return its answer; raise ``LambdaInvokeError`` when Lambda
+        refused or could not be reached in time. ``deadline`` is a ``time.monotonic()`` value."""
+        import urllib3
+
+        body = payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()
+        url = f"{self.endpoint}/2015-03-31/functions/{quote(function, safe='')}/invocations"
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = deadline - time.monotonic()
+            if remaining < _MIN_ATTEMPT_SECONDS:
+                raise LambdaInvokeError(f"invoke {function}: no time left before the deadline (attempt {attempt})")
+            headers = self._signed_headers(url, body)
+            try:
+                response = self._pool.request(
+                    "POST",
+                    url,
+                    body=body,
+                    headers=headers,
+                    timeout=urllib3.Timeout(connect=min(1.0, remaining), read=remaining),
+                    retries=False,
+                    redirect=False,
+                )
+            except urllib3.exceptions.NewConnectionError as error:  # nothing was sent
+                if deadline - time.monotonic() > _MIN_ATTEMPT_SECONDS * 2:
+                    continue
+                raise LambdaInvokeError(f"invoke {function}: cannot connect to {self.endpoint} ({error})") from None
+            except urllib3.exceptions.ReadTimeoutError:
+                raise LambdaInvokeError(f"invoke {function}: no answer within {remaining * 1000:.0f} ms") from None
+            except urllib3.exceptions.HTTPError as error:
+                raise LambdaInvokeError(f"invoke {function} failed: {type(error).__name__}: {error}") from None
+            backoff = _THROTTLE_BACKOFF_SECONDS * attempt
+            if response.status == 429 and deadline - time.monotonic() > backoff + _MIN_ATTEMPT_SECONDS:
+                time.sleep(backoff)  # throttled: the function did not run
+                continue
+            if response.status >= 300:
+                raise LambdaInvokeError(f"invoke {function}: {_service_error(response.status, response.headers, response.data)}")
+            return InvokeReply(
+                payload=response.data,
+                function_error=response.headers.get("X-Amz-Function-Error"),
+                executed_version=response.headers.get("X-Amz-Executed-Version"),
+            )
+
+
+def _service_error(status: int, headers: Mapping[str, str], body: bytes) -> str:
+    kind = headers.get("x-amzn-ErrorType", "").split(":", 1)[0] or f"HTTP {status}"
+    try:
+        message = str(json.loads(body).get("message") or json.loads(body).get("Message") or "")
+    except (ValueError, AttributeError):
+        message = ""
+    return f"{kind} ({status}){': ' + message[:256] if message else ''}"
