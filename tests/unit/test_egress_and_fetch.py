@@ -176,3 +176,129 @@ def test_a_transport_error_from_the_client_is_a_fetch_error_naming_the_url() -> 
     routes = {("GET", "https://api.example.com/"): FetchError("https://api.example.com/", "timed out after 2.0s")}
     result = _run(lambda e: fetch("https://api.example.com/"), routes=routes)
     assert result["error"]["message"] == "fetch https://api.example.com/: timed out after 2.0s"
+
+
+# --- one parser: URLs that parsers read differently are refused -----------------------------
+
+PARSER_DIFFERENTIAL = [
+    "https://api.example.com\\@evil.example/",  # WHATWG reads a backslash as a slash: host api.example.com
+    "https://evil.example\\.api.example.com/",
+    "https://api.example.com\t.evil.example/",
+    "https://api.example.com\n.evil.example/",
+    "https://api.example.com .evil.example/",
+    "https://api.example.com%00.evil.example/",
+    "https://evil.example#@api.example.com/",
+    "https://evil.example?@api.example.com/",
+    "https://api.example.com@evil.example/",
+    "https://evil.example/\\api.example.com",
+    " https://api.example.com/",
+    "https://api.example.com\x7f/",
+]
+
+
+@pytest.mark.parametrize("url", PARSER_DIFFERENTIAL)
+def test_urls_that_parsers_disagree_on_never_reach_a_host_outside_the_allowlist(url: str) -> None:
+    with pytest.raises(EgressDeniedError):
+        check_url(url, local_mode=False, allowed_hosts=["api.example.com"])
+
+
+def test_the_guard_reads_the_host_as_the_http_client_does() -> None:
+    from urllib3.util import parse_url
+
+    for url in ["https://API.Example.COM:443/x", "https://api.example.com./x", "https://[2606:4700::1111]/"]:
+        checked = check_url(url, local_mode=False)
+        assert checked.host == (parse_url(url).host or "").lower().strip("[]")
+
+
+# --- IPv4 inside IPv6 ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "inner"),
+    [
+        ("2002:a9fe:a9fe::1", "169.254.169.254"),  # 6to4 of the metadata address
+        ("2002:0a00:0001::1", "10.0.0.1"),  # 6to4 of a private address
+        ("2001:0:4136:e378:8000:63bf:5601:5646", "teredo"),  # Teredo, client 169.254.169.185 (obfuscated)
+        ("64:ff9b::a9fe:a9fe", "169.254.169.254"),  # NAT64
+        ("64:ff9b::7f00:1", "127.0.0.1"),
+        ("::a9fe:a9fe", "169.254.169.254"),  # IPv4-compatible (deprecated)
+        ("::ffff:7f00:1", "127.0.0.1"),  # IPv4-mapped
+    ],
+)
+def test_ipv4_embedded_in_ipv6_is_checked_as_the_ipv4_address_it_carries(address: str, inner: str) -> None:
+    refusal = address_refusal(ipaddress.ip_address(address), allow_private=False)
+    assert refusal is not None
+    with pytest.raises(EgressDeniedError, match="refused"):
+        check_url(f"https://[{address}]/", local_mode=False)
+
+
+def test_6to4_and_nat64_of_the_metadata_address_are_refused_even_in_local_mode() -> None:
+    for address in ("2002:a9fe:a9fe::1", "64:ff9b::a9fe:a9fe", "::ffff:a9fe:a9fe"):
+        assert "metadata" in (address_refusal(ipaddress.ip_address(address), allow_private=True) or "")
+
+
+def test_public_ipv6_and_6to4_of_a_public_address_pass() -> None:
+    assert address_refusal(ipaddress.ip_address("2606:4700:4700::1111"), allow_private=False) is None
+    assert address_refusal(ipaddress.ip_address("2002:5db8:d70e::1"), allow_private=False) is None  # 93.184.215.14
+
+
+# --- credentials across redirects -------------------------------------------------------------
+
+
+def _redirect_routes(status: int, target: str) -> tuple[dict[Any, Any], list[HttpRequest]]:
+    sent: list[HttpRequest] = []
+
+    def record(answer: HttpResponse) -> Any:
+        def responder(request: HttpRequest) -> HttpResponse:
+            sent.append(request)
+            return answer
+
+        return responder
+
+    routes = {
+        ("POST", "https://api.example.com/start"): record(HttpResponse(status, {"Location": target}, b"")),
+        ("GET", "https://api.example.com/start"): record(HttpResponse(status, {"Location": target}, b"")),
+        ("POST", target): record(HttpResponse(200, {}, b"{}")),
+        ("GET", target): record(HttpResponse(200, {}, b"{}")),
+    }
+    return routes, sent
+
+
+SECRET_HEADERS = {"Authorization": "Bearer k-1", "Cookie": "s=1", "Proxy-Authorization": "Basic x", "X-Api-Key": "k-2"}
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_cross_origin_redirect_drops_credentials_and_marked_headers(status: int) -> None:
+    routes, sent = _redirect_routes(status, "https://other.example.org/landing")
+    outcome = _run(
+        lambda e: fetch("https://api.example.com/start", headers=SECRET_HEADERS, sensitive_headers=["x-api-key"]), routes=routes
+    )
+    assert outcome["outcome"] == "ok", outcome
+    first, second = sent
+    assert {"Authorization", "Cookie", "Proxy-Authorization", "X-Api-Key"} <= set(first.headers)
+    assert not {"Authorization", "Cookie", "Proxy-Authorization", "X-Api-Key"} & set(second.headers)
+
+
+@pytest.mark.parametrize("status", [301, 307, 308])
+def test_a_same_origin_redirect_keeps_the_headers(status: int) -> None:
+    routes, sent = _redirect_routes(status, "https://api.example.com/landing")
+    assert _run(lambda e: fetch("https://api.example.com/start", headers=SECRET_HEADERS), routes=routes)["outcome"] == "ok"
+    assert sent[1].headers["Authorization"] == "Bearer k-1"
+
+
+@pytest.mark.parametrize("status", [307, 308])
+def test_a_body_is_never_replayed_to_another_origin(status: int) -> None:
+    routes, sent = _redirect_routes(status, "https://other.example.org/landing")
+    outcome = _run(lambda e: fetch("https://api.example.com/start", method="POST", body={"pii": 1}), routes=routes)
+    assert outcome["outcome"] == "failed"
+    assert "would resend the request body" in outcome["error"]["message"]
+    assert len(sent) == 1
+
+
+def test_a_same_origin_307_replays_the_body_and_a_303_turns_into_a_get() -> None:
+    routes, sent = _redirect_routes(307, "https://api.example.com/landing")
+    assert _run(lambda e: fetch("https://api.example.com/start", method="POST", body={"a": 1}), routes=routes)["outcome"] == "ok"
+    assert (sent[1].method, sent[1].body) == ("POST", b'{"a":1}')
+    routes, sent = _redirect_routes(303, "https://other.example.org/landing")
+    assert _run(lambda e: fetch("https://api.example.com/start", method="POST", body={"a": 1}), routes=routes)["outcome"] == "ok"
+    assert (sent[1].method, sent[1].body) == ("GET", None)

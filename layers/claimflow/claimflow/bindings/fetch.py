@@ -10,14 +10,15 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urljoin
 
 from claimflow.bindings import needed_for
 from claimflow.errors import FetchError, FetchStatusError, ParameterStoreError
-from claimflow.infra.egress import check_url
+from claimflow.infra.egress import CheckedUrl, check_url
 from claimflow.infra.http import HttpRequest, HttpResponse
 from claimflow.runtime import Invocation, current_invocation
 
@@ -27,6 +28,8 @@ ResponseFormat = Literal["json", "text"]
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _MAX_REDIRECTS = 3
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+#: Headers that never follow a redirect to another origin (plus those a workflow marks sensitive).
+_CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ def _send(
     body: bytes | None,
     response_format: ResponseFormat,
     timeout: float | None,
+    sensitive_headers: Iterable[str] = (),
 ) -> FetchResult:
     method = method.upper()
     if method not in _METHODS:
@@ -78,22 +82,39 @@ def _send(
     if response_format not in ("json", "text"):
         raise FetchError(url, f"response_format {response_format!r} refused; use 'json' or 'text'")
     services = invocation.services
-    allowed_hosts = invocation.settings.option("url", "allowedHosts", [])
+    allowed_hosts = tuple(invocation.settings.option("url", "allowedHosts", []))
+    sensitive = _CREDENTIAL_HEADERS | {name.lower() for name in sensitive_headers}
     sent_headers = dict(headers or {})
+    # One deadline for the whole call, every redirect hop included.
+    deadline = time.monotonic() + min(timeout or services.fetch_timeout, invocation.remaining_seconds())
+    previous: CheckedUrl | None = None
     for _ in range(_MAX_REDIRECTS + 1):
-        check_url(url, local_mode=services.local_mode, allowed_hosts=allowed_hosts)
-        budget = invocation.remaining_seconds()
-        wait = min(timeout or services.fetch_timeout, budget)
+        checked = check_url(url, local_mode=services.local_mode, allowed_hosts=allowed_hosts)
+        if previous is not None and checked.origin != previous.origin:
+            # Another origin: credentials stay behind, and a body is never replayed to it.
+            sent_headers = {k: v for k, v in sent_headers.items() if k.lower() not in sensitive}
+            if body is not None:
+                raise FetchError(url, "a redirect to another origin would resend the request body; refused")
+        wait = deadline - time.monotonic()
         if wait <= 0.05:
-            raise FetchError(url, "no time left before the workflow's deadline")
+            raise FetchError(url, "no time left before the deadline")
         response = services.http.send(
-            HttpRequest(method, url, sent_headers, body, timeout=wait, max_bytes=services.fetch_max_bytes)
+            HttpRequest(
+                method,
+                url,
+                sent_headers,
+                body,
+                timeout=wait,
+                max_bytes=services.fetch_max_bytes,
+                allowed_hosts=allowed_hosts,
+            )
         )
-        if response.status in _REDIRECTS and "location" in {k.lower() for k in response.headers}:
-            location = next(v for k, v in response.headers.items() if k.lower() == "location")
-            url = urljoin(url, location)  # re-checked by check_url and, at connect, by the address guard
-            if response.status == 303:
-                method, body = "GET", None
+        location = next((v for k, v in response.headers.items() if k.lower() == "location"), None)
+        if response.status in _REDIRECTS and location is not None:
+            previous, url = checked, urljoin(url, location)  # re-checked above and, at connect, by the address guard
+            if response.status == 303 or (response.status in (301, 302) and method == "POST"):
+                method, body = "GET", None  # RFC 9110 §15.4: 303 always, 301/302 for POST in practice
+                sent_headers = {k: v for k, v in sent_headers.items() if k.lower() != "content-type"}
             continue
         data = _parse(url, response, response_format) if response.status < 400 else _safe_parse(response)
         if response.status >= 400:
@@ -117,18 +138,30 @@ def fetch(
     body: Any = None,
     response_format: ResponseFormat = "json",
     timeout: float | None = None,
+    sensitive_headers: Iterable[str] = (),
 ) -> FetchResult:
     """Call a third-party API (bindings ``kinde.fetch`` and ``url``).
 
-    A dict or list ``body`` is sent as JSON. Raises ``FetchError`` naming the URL on a refused
-    address, a timeout, an error status (``FetchStatusError``), an oversize or non-JSON body.
+    A dict or list ``body`` is sent as JSON. ``timeout`` bounds the whole call (connect,
+    headers, body, redirects) and never exceeds the workflow's remaining time. On a redirect to
+    another origin, ``Authorization``, ``Cookie``, ``Proxy-Authorization`` and the headers named
+    in ``sensitive_headers`` are dropped, and a request body is never replayed. Raises
+    ``FetchError`` naming the URL on a refused address, a timeout, an error status
+    (``FetchStatusError``), an oversize or non-JSON body.
     """
     invocation = current_invocation()
     invocation.require(*needed_for("kinde.fetch"))
     sent_headers = dict(headers or {})
     encoded = _encode_body(body, sent_headers)
     return _send(
-        invocation, url, method=method, headers=sent_headers, body=encoded, response_format=response_format, timeout=timeout
+        invocation,
+        url,
+        method=method,
+        headers=sent_headers,
+        body=encoded,
+        response_format=response_format,
+        timeout=timeout,
+        sensitive_headers=sensitive_headers,
     )
 
 
@@ -159,6 +192,7 @@ def secure_fetch(
     body: Any = None,
     response_format: ResponseFormat = "json",
     timeout: float | None = None,
+    sensitive_headers: Iterable[str] = (),
 ) -> FetchResult:
     """``fetch`` with the body encrypted under the workflow's key (bindings ``kinde.secureFetch`` and ``url``).
 
@@ -167,7 +201,7 @@ def secure_fetch(
     invocation = current_invocation()
     invocation.require(*needed_for("kinde.secureFetch"))
     name = invocation.services.paths.secure_fetch_key(invocation.settings.id)
-    parameter = invocation.services.parameters.get(name)
+    parameter = invocation.services.parameters.get(name, deadline=invocation.deadline)
     if parameter is None:
         raise ParameterStoreError(f"secure_fetch needs a key: put a base64 32-byte SecureString at {name}")
     try:
@@ -182,5 +216,12 @@ def secure_fetch(
     sent_headers.setdefault("Content-Type", "text/plain")
     encrypted = encrypt_body(key, plaintext).encode()
     return _send(
-        invocation, url, method=method, headers=sent_headers, body=encrypted, response_format=response_format, timeout=timeout
+        invocation,
+        url,
+        method=method,
+        headers=sent_headers,
+        body=encrypted,
+        response_format=response_format,
+        timeout=timeout,
+        sensitive_headers=sensitive_headers,
     )

@@ -15,12 +15,17 @@ __all__ = ["HttpClient", "HttpRequest", "HttpResponse", "StubHttpClient"]
 
 @dataclass(frozen=True)
 class HttpRequest:
+    """One request. ``timeout`` bounds it whole: connect, headers and body together.
+    ``allowed_hosts`` is the url binding's allowlist, re-applied by the adapter to the URL it
+    will actually connect to."""
+
     method: str
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes | None = None
     timeout: float = 5.0
     max_bytes: int = 1 << 20
+    allowed_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,8 @@ class HttpResponse:
 
 class HttpClient(Protocol):
     def send(self, request: HttpRequest) -> HttpResponse:
-        """Send one request (no redirects followed); raise FetchError on transport failure."""
+        """Send one request (no redirects followed) within ``request.timeout``; raise
+        FetchError on transport failure or timeout, EgressDeniedError on a refused address."""
         ...
 
 
