@@ -7,6 +7,8 @@ and write docs/reliability.md from what they measured.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import re
 import subprocess
 import sys
@@ -21,16 +23,24 @@ ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "reliability.md"
 SUITES = {
     "fault suite (emulator, moto, stand-in)": "tests/faults",
+    "slow and hostile dependencies (fakes)": " ".join(
+        ["tests/unit/test_issuer_under_slow_dependencies.py", "tests/unit/test_parameters_and_env.py"]
+    ),
     "bad input (hand-written + hypothesis)": "tests/unit/test_bad_input.py",
     "malformed token requests, field by field": "tests/unit/test_issuer_rules.py",
-    "SSRF and egress": " ".join(
+    "SSRF, egress, redirects, parser differentials, drip": " ".join(
         ["tests/unit/test_egress_and_fetch.py", "tests/unit/test_ssrf_dns.py", "tests/functional/test_fetch_over_http.py"]
     ),
-    "secrets never leak": " ".join(
+    "secrets never leak (every encoding, hypothesis)": " ".join(
         [
             "tests/functional/test_secrets.py",
+            "tests/unit/test_secret_encodings.py",
             "tests/unit/test_workflow_handler.py::test_a_secret_value_never_reaches_logs_or_the_reply",
         ]
+    ),
+    "key rotation, each write failing in turn": "tests/unit/test_keys.py",
+    "local servers: framing, timeouts, example identity stack": " ".join(
+        ["tests/functional/test_loopback_framing.py", "tests/functional/test_identity_stack_example.py"]
     ),
 }
 EXPECTED = {
@@ -47,7 +57,7 @@ EXPECTED = {
 }
 
 
-def run_suite(paths: str) -> list[tuple[str, str, float]]:
+def run_suite(paths: str, figures: Path) -> list[tuple[str, str, float]]:
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "junit.xml"
         subprocess.run(
@@ -55,6 +65,7 @@ def run_suite(paths: str) -> list[tuple[str, str, float]]:
             cwd=ROOT,
             check=False,
             capture_output=True,
+            env={**os.environ, "CLAIMFLOW_FIGURES": str(figures)},
         )
         cases = []
         for case in ET.parse(report).iter("testcase"):
@@ -83,13 +94,47 @@ def fault_rows(cases: list[tuple[str, str, float]]) -> list[str]:
     return rows
 
 
+FIGURES = {
+    "slow_ssm_warm_cache": "SSM accepts and never answers after the key set and env TTLs expired (emulator)",
+    "slow_ssm_warm_cache_unit": "the same, on fakes, 20 tokens",
+    "slow_workflow_executions": "a workflow slower than the budget, with a side effect (emulator)",
+    "hung_continue_workflows": "3 hung continue workflows beside a healthy stop workflow, sequential requests",
+    "drip_drip": "third party dripping its body a byte per 0.5 s, fetch timeout 1 s",
+    "drip_drip_headers": "third party dripping its status line and headers, fetch timeout 1 s",
+    "secret_variants": "a secret with a trailing newline through every sink (log, JSON log, errors, URL, header, deny, claim)",
+    "continue_oversize": "a continue workflow whose claims would pass the 8 KiB token limit",
+    "rotation_write_failures": "each SSM write of init/add/promote/retire failing in turn: tokens signed by an unpublished key",
+}
+
+
+def figure_rows(figures: dict[str, list[object]]) -> list[str]:
+    rows = ["| case | measured |", "|---|---|"]
+    for name, title in FIGURES.items():
+        values = figures.get(name)
+        if not values:
+            rows.append(f"| {title} | not measured |")
+        elif name == "rotation_write_failures":
+            unpublished = sum(int(v["unpublished"]) for v in values)  # type: ignore[index]
+            rows.append(f"| {title} | {len(values)} failure points, {unpublished} tokens signed by an unpublished key |")
+        else:
+            rows.append(f"| {title} | {', '.join(json.dumps(v) for v in values)} |")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.reliability", description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args(argv)
     started = time.time()
-    suites = {title: run_suite(paths) for title, paths in SUITES.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        figures_file = Path(tmp) / "figures.jsonl"
+        figures_file.touch()
+        suites = {title: run_suite(paths, figures_file) for title, paths in SUITES.items()}
+        figures: dict[str, list[object]] = {}
+        for line in figures_file.read_text().splitlines():
+            entry = json.loads(line)
+            figures.setdefault(entry["name"], []).append(entry["value"])
     print("… load", file=sys.stderr, flush=True)
     results = load.run(
         requests=args.requests, concurrency=args.concurrency, latency_ms=20.0, failure_rate=0.01, max_seconds=240.0
@@ -118,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|---|",
     ]
     lines += fault_rows(suites["fault suite (emulator, moto, stand-in)"])
+    lines += ["", "## Slow and hostile dependencies: what the tests measured", ""]
+    lines += figure_rows(figures)
     lines += [
         "",
         f"## Load: {args.requests} token requests at concurrency {args.concurrency}",

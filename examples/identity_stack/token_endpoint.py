@@ -9,16 +9,19 @@ import binascii
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from claimflow.errors import ParameterStoreError
 from claimflow.wire.client import IssuerClient, IssuerRefusedError, IssuerUnavailableError, token_request
 from claimflow_local.loopback import LoopbackHandler, LoopbackServer
 from identity_stack.clients import ClientRegistry, RegisteredClient
 
-# claimflow's errors as RFC 6749 §5.2 errors (a workflow's denial: the client may not have a token).
+# claimflow's errors as RFC 6749 §5.2 errors (a workflow's denial: the client may not have a
+# token). Only a denial's reason and a request's own fault reach the client; for the rest the
+# client learns that it failed, not how (the operator has the issuer's report and logs).
 _OAUTH_ERROR = {
-    "access_denied": ("unauthorized_client", 400),
-    "invalid_request": ("invalid_request", 400),
-    "server_error": ("server_error", 500),
-    "temporarily_unavailable": ("temporarily_unavailable", 503),
+    "access_denied": ("unauthorized_client", 400, None),
+    "invalid_request": ("invalid_request", 400, None),
+    "server_error": ("server_error", 500, "the token could not be issued"),
+    "temporarily_unavailable": ("temporarily_unavailable", 503, "the token service is unavailable; try again"),
 }
 
 
@@ -44,7 +47,10 @@ class ClientCredentialsGrant:
                 raise OAuthError("invalid_request", "malformed Basic credentials") from None
             raw_id, _, raw_secret = decoded.partition(":")
             client_id, secret = unquote(raw_id), unquote(raw_secret)  # RFC 6749 §2.3.1: form-encoded
-        client = self.clients.find(client_id)
+        try:
+            client = self.clients.find(client_id)
+        except ParameterStoreError:
+            raise OAuthError("temporarily_unavailable", "the client directory is unavailable; try again", 503) from None
         if client is None or secret is None or not client.authenticates(secret):
             raise OAuthError("invalid_client", "client authentication failed", 401, {"WWW-Authenticate": 'Basic realm="token"'})
         return client
@@ -63,10 +69,10 @@ class ClientCredentialsGrant:
             body: dict[str, Any] = self.issuer.request_tokens(request).oauth_body()
             return body
         except IssuerRefusedError as refused_by_issuer:
-            error, status = _OAUTH_ERROR.get(refused_by_issuer.error_code, ("server_error", 500))
-            raise OAuthError(error, refused_by_issuer.description, status) from None
-        except IssuerUnavailableError as unavailable:
-            raise OAuthError("temporarily_unavailable", unavailable.description, 503) from None
+            error, status, public = _OAUTH_ERROR.get(refused_by_issuer.error_code, _OAUTH_ERROR["server_error"])
+            raise OAuthError(error, public or refused_by_issuer.description, status) from None
+        except IssuerUnavailableError:
+            raise OAuthError("temporarily_unavailable", "the token service is unavailable; try again", 503) from None
 
 
 class OAuthTokenEndpoint:
@@ -92,6 +98,13 @@ def _handler(grant: ClientCredentialsGrant) -> type[LoopbackHandler]:
         def _json(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
             self.send_json(status, body, {"Cache-Control": "no-store", "Pragma": "no-cache", **(headers or {})})
 
+        def do_GET(self) -> None:
+            if self.body_or_reply() is None:
+                return
+            self._json(405, {"error": "invalid_request", "error_description": "use POST"}, {"Allow": "POST"})
+
+        do_PUT = do_DELETE = do_PATCH = do_GET
+
         def do_POST(self) -> None:
             raw = self.body_or_reply()
             if raw is None:
@@ -107,5 +120,7 @@ def _handler(grant: ClientCredentialsGrant) -> type[LoopbackHandler]:
                 self._json(200, grant.grant(client, form, self.client_address[0]))
             except OAuthError as error:
                 self._json(error.status, {"error": error.error, "error_description": str(error)}, error.headers)
+            except Exception:  # a bug answers as a server error, never a dropped connection
+                self._json(500, {"error": "server_error", "error_description": "the token could not be issued"})
 
     return Handler

@@ -3,7 +3,15 @@
 import os
 import time
 
-from claimflow import CustomClaims, EventView, TokenKind, WorkflowSettings, access_token_custom_claims, create_handler
+from claimflow import (
+    CustomClaims,
+    EventView,
+    TokenKind,
+    WorkflowSettings,
+    access_token_custom_claims,
+    create_handler,
+    fetch,
+)
 
 USER = "user:tokens_generation"
 ACCESS = {"kinde.accessToken": {}}
@@ -18,8 +26,17 @@ def _sleep(event: EventView) -> None:
     time.sleep(30)
 
 
+def _side_effect_then_sleep(event: EventView) -> None:
+    fetch(f"{os.environ['API_BASE_URL']}/api/user/side-effect")  # what must happen once per token request
+    time.sleep(3)
+
+
 raises = create_handler(WorkflowSettings(id="raises", trigger=USER, bindings=ACCESS), _raise)
 lambda_timeout = create_handler(WorkflowSettings(id="lambdaTimeout", trigger=USER, bindings=ACCESS), _sleep)
+slow_side_effect = create_handler(
+    WorkflowSettings(id="slowSideEffect", trigger=USER, bindings={**ACCESS, "kinde.fetch": {}, "url": {}}),
+    _side_effect_then_sleep,
+)
 
 
 def malformed(event, context):  # type: ignore[no-untyped-def]

@@ -19,7 +19,8 @@ import pytest
 from claimflow.infra.ssm import SsmParameterStore
 from claimflow.issuer.keys import KeyManager
 from claimflow_local.stack.deployment import LocalDeployment
-from tests.support import ROOT, sample
+from tests.faults.proxy import SwitchableProxy
+from tests.support import ROOT, record_figure, sample
 
 BUDGET_S = 3.0
 MARGIN_S = 1.0  # the emulator's own HTTP hops
@@ -32,6 +33,7 @@ FAULTY = {
     "reserved": ("Reserved", "faulty_workflows.reserved", 5),
     "exits": ("Exits", "faulty_workflows.exits", 5),
 }
+SLOW = {"slowSideEffect": ("SlowSideEffect", "faulty_workflows.slow_side_effect", 5)}
 POLICIES = ["stop", "continue"]
 
 
@@ -45,7 +47,7 @@ def _fault_template() -> str:
       Handler: {handler}
       Timeout: {timeout}
 """
-        for logical, handler, timeout in FAULTY.values()
+        for logical, handler, timeout in [*FAULTY.values(), *SLOW.values()]
     )
     text = (ROOT / "template.yaml").read_text()
     assert "\nOutputs:\n" in text
@@ -211,12 +213,9 @@ def blackhole() -> Iterator[str]:
 @pytest.mark.parametrize("endpoint", ["down", "slow"])
 def test_ssm_down_or_slow(stack: LocalDeployment, lam: Any, blackhole: str, endpoint: str, policy: str) -> None:
     url = "http://127.0.0.1:9" if endpoint == "down" else blackhole
-    variables = lam.get_function_configuration(FunctionName=SEED_ENV[1])["Environment"]["Variables"]
-    assert stack.emulator is not None
-    lam.update_function_configuration(FunctionName=SEED_ENV[1], Environment={"Variables": {**variables}})
-    # Local mode pins AWS_ENDPOINT_URL_SSM for every function (like sam local --env-vars), so the
-    # broken endpoint goes straight into the fresh sandboxes' environment.
-    stack.emulator.pools[SEED_ENV[1]].env = {**stack.emulator.pools[SEED_ENV[1]].env, "AWS_ENDPOINT_URL_SSM": url}
+    assert stack.emulator is not None and stack.ssm is not None
+    # A new container (cold cache) whose SSM is down or hangs.
+    stack.emulator.override_environment(SEED_ENV[1], AWS_ENDPOINT_URL_SSM=url)
     try:
         register(stack, lam, [(*SEED_A, "stop"), (*SEED_ENV, policy)])
         reply, elapsed = issue(lam)
@@ -226,7 +225,61 @@ def test_ssm_down_or_slow(stack: LocalDeployment, lam: Any, blackhole: str, endp
         else:
             assert claims_of(reply)["lifetime_subscriber"] is True and outcome(reply, SEED_ENV[0]) == "failed"
     finally:
-        lam.update_function_configuration(FunctionName=SEED_ENV[1], Environment={"Variables": variables})
+        stack.emulator.override_environment(SEED_ENV[1], AWS_ENDPOINT_URL_SSM=stack.ssm.url)
+
+
+def test_ssm_that_turns_slow_behind_warm_caches_still_issues_every_token_within_the_budget(
+    stack: LocalDeployment, lam: Any
+) -> None:
+    """The key set (issuer) and the env variables (env workflow) are cached; their TTLs pass;
+    then SSM accepts connections and never answers. Every login must still get its token."""
+    assert stack.emulator is not None and stack.ssm is not None
+    proxy = SwitchableProxy(stack.ssm.url)
+    for function in ("IssuerFunction", SEED_ENV[1]):
+        stack.emulator.override_environment(
+            function, AWS_ENDPOINT_URL_SSM=proxy.url, CLAIMFLOW_KEYSET_TTL_SECONDS="1", CLAIMFLOW_ENV_TTL_SECONDS="1"
+        )
+    try:
+        register(stack, lam, [(*SEED_A, "stop"), (*SEED_ENV, "stop")])
+        for _ in range(3):  # warm: key set and env variables cached
+            reply, _ = issue(lam)
+            assert "access_token" in reply, reply
+        proxy.stall()
+        time.sleep(1.5)  # both TTLs expired
+        durations = []
+        for _ in range(30):
+            reply, elapsed = issue(lam)
+            durations.append(elapsed)
+            assert "access_token" in reply, reply
+            assert claims_of(reply)["lifetime_subscriber"] is True
+        p99 = sorted(durations)[int(0.99 * (len(durations) - 1))]
+        assert p99 < BUDGET_S, f"p99 {p99:.2f} s"
+        record_figure(
+            "slow_ssm_warm_cache", {"tokens": len(durations), "p50_s": round(sorted(durations)[15], 3), "p99_s": round(p99, 3)}
+        )
+    finally:
+        proxy.close()
+        for function in ("IssuerFunction", SEED_ENV[1]):
+            stack.emulator.override_environment(
+                function, AWS_ENDPOINT_URL_SSM=stack.ssm.url, CLAIMFLOW_KEYSET_TTL_SECONDS=None, CLAIMFLOW_ENV_TTL_SECONDS=None
+            )
+
+
+def test_a_workflow_slower_than_the_budget_runs_once_per_token_request(stack: LocalDeployment, lam: Any) -> None:
+    """Its invoke times out with the budget and is never retried, so its side effect (a call to
+    the third party) happens once per request, however long it keeps running."""
+    assert stack.third_party is not None
+    register(stack, lam, [("slowSideEffect", "SlowSideEffectFunction", "continue")], CLAIMFLOW_ISSUANCE_BUDGET_MS="1000")
+    stack.third_party.reset_counters()
+    requests = 3
+    for _ in range(requests):
+        reply, elapsed = issue(lam)
+        assert "access_token" in reply and outcome(reply, "slowSideEffect") == "failed", reply
+        assert elapsed < 1.0 + MARGIN_S
+    time.sleep(6)  # long enough for any retry of a timed-out invoke to have run the workflow again
+    executions = stack.third_party.requests
+    assert executions == requests, f"{executions} executions for {requests} requests"
+    record_figure("slow_workflow_executions", {"requests": requests, "executions_per_request": executions / requests})
 
 
 def _keys(stack: LocalDeployment) -> KeyManager:

@@ -4,7 +4,12 @@ client-credentials token from the example token endpoint, which asks claimflow's
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
@@ -13,7 +18,6 @@ from identity_stack.resource_server import Forbidden, verify_access_token
 from identity_stack.token_endpoint import ClientCredentialsGrant, OAuthTokenEndpoint
 
 from claimflow.infra.ssm import SsmParameterStore
-from claimflow.wire.client import IssuerClient
 from claimflow_local.stack.deployment import LocalDeployment
 
 CLIENT, SECRET, API = "m2m_3c9e2a7f41d8", "example-client-secret-93b1d7", "https://api.example.com/v1"
@@ -34,7 +38,7 @@ def stack() -> Iterator[LocalDeployment]:
 def endpoint(stack: LocalDeployment) -> Iterator[OAuthTokenEndpoint]:
     assert stack.ssm is not None and stack.emulator is not None
     grant = ClientCredentialsGrant(
-        IssuerClient("IssuerFunction", client=stack.lambda_client()),
+        stack.issuer_client(),
         ClientRegistry(SsmParameterStore(client=stack.ssm.client(), max_age=30), stage="local"),
     )
     running = OAuthTokenEndpoint(grant).start()
@@ -84,3 +88,64 @@ def test_oauth_errors_reach_the_client(endpoint: OAuthTokenEndpoint, client_id: 
     with pytest.raises(OAuthError) as refused:
         OAuth2Session(client_id, secret, scope=scope).fetch_token(endpoint.url, grant_type="client_credentials")
     assert refused.value.error == error
+
+
+def test_random_client_ids_cost_no_ssm_call_and_no_cache_growth(stack: LocalDeployment) -> None:
+    assert stack.ssm is not None
+    client = stack.ssm.client()
+    calls: list[str] = []
+    client.meta.events.register("before-send.ssm.*", lambda **kwargs: calls.append(kwargs["event_name"]))
+    store = SsmParameterStore(client=client, max_age=30)
+    endpoint = OAuthTokenEndpoint(ClientCredentialsGrant(stack.issuer_client(), ClientRegistry(store, stage="local"))).start()
+    try:
+        for i in range(200):
+            status, body = _post_form(
+                endpoint.url, {"grant_type": "client_credentials", "client_id": f"random-{i}", "client_secret": "x"}
+            )
+            assert (status, body["error"]) == (401, "invalid_client")
+        assert len(calls) == 1, calls  # the directory, read once
+        assert len(store._cache) == 1
+    finally:
+        endpoint.stop()
+
+
+def test_ssm_unavailable_is_a_503_json_answer_not_a_dropped_connection() -> None:
+    import boto3
+    from botocore.config import Config
+
+    dead = boto3.client(
+        "ssm",
+        endpoint_url="http://127.0.0.1:9",
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=Config(connect_timeout=0.2, retries={"max_attempts": 1}),
+    )
+    registry = ClientRegistry(SsmParameterStore(client=dead), stage="local")
+    endpoint = OAuthTokenEndpoint(ClientCredentialsGrant(None, registry)).start()  # type: ignore[arg-type]
+    try:
+        status, body = _post_form(
+            endpoint.url, {"grant_type": "client_credentials", "client_id": CLIENT, "client_secret": SECRET}
+        )
+        assert (status, body["error"]) == (503, "temporarily_unavailable")
+        assert "127.0.0.1" not in body["error_description"] and "ssm" not in body["error_description"].lower()
+    finally:
+        endpoint.stop()
+
+
+def test_get_on_the_token_endpoint_is_405_json(endpoint: OAuthTokenEndpoint) -> None:
+    request = urllib.request.Request(endpoint.url, method="GET")
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, timeout=5)
+    assert answer.value.code == 405 and answer.value.headers["Allow"] == "POST"
+    assert json.loads(answer.value.read())["error"] == "invalid_request"
+
+
+def _post_form(url: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    data = urllib.parse.urlencode(form).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())

@@ -95,12 +95,30 @@ def test_cognitos_locked_claims_are_reserved(claim: str) -> None:
         )
 
 
-def test_the_cognito_namespace_is_refused() -> None:
-    with pytest.raises(ContractError, match="cognito:groups"):
+def test_the_cognito_namespace_is_that_workflows_failure_under_its_policy() -> None:
+    namespaced = {"cognito:groups": ["admin"]}
+    with pytest.raises(WorkflowFailedError, match="'cognito:groups' is a reserved claim of the id_token .*cognito: namespace"):
         pre_token_generation(
-            runner(("w", patch("w", "id_token", {"cognito:groups": ["admin"]}), "stop")),
-            sample("cognito.v2-user-authentication.json"),
+            runner(("w", patch("w", "id_token", namespaced), "stop")), sample("cognito.v2-user-authentication.json")
         )
+    answer = pre_token_generation(
+        runner(
+            ("plan", patch("plan", "access_token", {"plan": "pro"}), "stop"),
+            ("w", patch("w", "id_token", namespaced), "continue"),
+        ),
+        sample("cognito.v2-user-authentication.json"),
+    )
+    details = answer["response"]["claimsAndScopeOverrideDetails"]
+    assert details["accessTokenGeneration"]["claimsToAddOrOverride"] == {"plan": "pro"}
+    assert details["idTokenGeneration"]["claimsToAddOrOverride"] == {}
+
+
+def test_workflows_are_told_what_cognito_reserves_so_their_own_checks_refuse_it() -> None:
+    seen = patch("w", "access_token", {})
+    pre_token_generation(runner(("w", seen, "stop")), sample("cognito.v2-user-authentication.json"))
+    reserved = seen.seen["reserved"]  # type: ignore[attr-defined]
+    assert reserved["prefixes"] == ["cognito:"]
+    assert "token_use" in reserved["claims"]["access_token"] and "username" in reserved["claims"]["id_token"]
 
 
 @pytest.mark.parametrize(

@@ -155,7 +155,7 @@ def test_the_issuance_budget_bounds_every_workflow() -> None:
     [
         ({"sub": "someone-else"}, "'sub' is a reserved claim of the access_token"),
         ({"scope": "admin"}, "'scope' is a reserved claim"),
-        ({"org_code": "org_other"}, "override the issuer's claim(s) org_code"),
+        ({"org_code": "org_other"}, "'org_code' is a reserved claim of the access_token (the issuer sets it)"),
     ],
 )
 def test_a_misbehaving_reply_cannot_set_reserved_or_minted_claims(claims: dict[str, Any], cause: str) -> None:

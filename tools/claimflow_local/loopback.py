@@ -86,6 +86,14 @@ class LoopbackHandler(BaseHTTPRequestHandler):
             self.send_json(error.status, {"error": "invalid_request", "error_description": str(error)})
             return None
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's errors (a malformed request line, an unsupported method, a
+        header too long) as JSON too, and the connection closed after them."""
+        self.close_connection = True
+        if code == 501:  # no do_<METHOD>: that method is not allowed here
+            code, message = 405, f"{self.command} is not allowed here"
+        self.send_json(code, {"error": "invalid_request", "error_description": message or explain or "bad request"})
+
     def send(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
         self.send_response(status)
         for key, value in (headers or {}).items():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping, MutableMapping
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -14,11 +15,58 @@ from claimflow.errors import ClaimValueError, ReservedClaimError
 from claimflow.tokens import TOKENS, TokenKind
 from claimflow.wire.contracts import structural_problem
 
-__all__ = ["MAX_CLAIM_VALUE_BYTES", "RESERVED_CLAIMS", "CustomClaims", "check_claim", "check_patch"]
+__all__ = [
+    "MAX_CLAIM_VALUE_BYTES",
+    "NOTHING_RESERVED",
+    "RESERVED_CLAIMS",
+    "CustomClaims",
+    "Reserved",
+    "check_claim",
+    "check_patch",
+]
 
 #: The seed's prohibited claims, plus the RFC 9068 / OIDC claims the issuer mints for that
 #: token (``client_id``, ``scope``, ``nonce``, ``gty`` ...): a workflow can never override them.
 RESERVED_CLAIMS: Mapping[TokenKind, frozenset[str]] = MappingProxyType({kind: spec.reserved for kind, spec in TOKENS.items()})
+
+
+@dataclass(frozen=True)
+class Reserved:
+    """What the token's signer keeps for itself beyond the table's reserved names: claims it
+    sets (per token) and name prefixes (Cognito's ``cognito:``). Travels to workflows in the
+    invocation, so a workflow that sets one fails at once, in its author's tests too."""
+
+    claims: Mapping[TokenKind, frozenset[str]] = field(default_factory=dict)
+    prefixes: tuple[str, ...] = ()
+    owner: str = "the issuer sets it"
+
+    def refusal(self, token: TokenKind, name: str) -> ReservedClaimError | None:
+        if name in self.claims.get(token, ()):
+            return ReservedClaimError(name, token.value, owner=self.owner)
+        if self.prefixes and name.startswith(self.prefixes):
+            prefix = next(p for p in self.prefixes if name.startswith(p))
+            return ReservedClaimError(name, token.value, owner=f"{self.owner}; the {prefix} namespace is reserved")
+        return None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "claims": {kind.value: sorted(names) for kind, names in self.claims.items()},
+            "prefixes": list(self.prefixes),
+            "owner": self.owner,
+        }
+
+    @classmethod
+    def from_wire(cls, document: Mapping[str, Any] | None) -> Reserved:
+        if not document:
+            return NOTHING_RESERVED
+        return cls(
+            claims={TokenKind(kind): frozenset(names) for kind, names in document.get("claims", {}).items()},
+            prefixes=tuple(document.get("prefixes", ())),
+            owner=str(document.get("owner", "the issuer sets it")),
+        )
+
+
+NOTHING_RESERVED = Reserved()
 
 MAX_CLAIM_VALUE_BYTES = 4096
 _MAX_NAME_LENGTH = 256
@@ -26,12 +74,15 @@ _MAX_DEPTH = 16
 _NAME = re.compile(r"^[^\x00-\x1f]+$")
 
 
-def check_claim(token: TokenKind, name: object, value: Any) -> Any:
+def check_claim(token: TokenKind, name: object, value: Any, reserved: Reserved = NOTHING_RESERVED) -> Any:
     """Return ``value`` if ``name`` may carry it in ``token``; raise a named error otherwise."""
     if not isinstance(name, str) or not name or len(name) > _MAX_NAME_LENGTH or not _NAME.match(name):
         raise ClaimValueError(f"claim name {name!r} in the {token.value} must be a printable string of 1-256 chars")
     if name in RESERVED_CLAIMS[token]:
         raise ReservedClaimError(name, token.value)
+    refusal = reserved.refusal(token, name)
+    if refusal is not None:
+        raise refusal
     problem = structural_problem(value, max_depth=_MAX_DEPTH)  # before serializing: bounded, no recursion blow-up
     if problem:
         raise ClaimValueError(f"claim '{name}' in the {token.value} {problem}")
@@ -51,9 +102,9 @@ def check_claim(token: TokenKind, name: object, value: Any) -> Any:
     return json.loads(encoded)
 
 
-def check_patch(token: TokenKind, patch: Mapping[str, Any]) -> dict[str, Any]:
+def check_patch(token: TokenKind, patch: Mapping[str, Any], reserved: Reserved = NOTHING_RESERVED) -> dict[str, Any]:
     """Check every claim of a patch; used by the issuer on each workflow reply."""
-    return {name: check_claim(token, name, value) for name, value in patch.items()}
+    return {name: check_claim(token, name, value, reserved) for name, value in patch.items()}
 
 
 class CustomClaims(MutableMapping[str, Any]):
@@ -62,12 +113,15 @@ class CustomClaims(MutableMapping[str, Any]):
     Attribute access works as in the seed (``access_token.lifetime_subscriber = True``).
     """
 
-    __slots__ = ("_claims", "_patch", "_token")
+    __slots__ = ("_claims", "_patch", "_reserved", "_token")
 
-    def __init__(self, token: TokenKind, current: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, token: TokenKind, current: Mapping[str, Any] | None = None, *, reserved: Reserved = NOTHING_RESERVED
+    ) -> None:
         object.__setattr__(self, "_token", token)
         object.__setattr__(self, "_claims", dict(current or {}))
         object.__setattr__(self, "_patch", {})
+        object.__setattr__(self, "_reserved", reserved)
 
     @property
     def token(self) -> TokenKind:
@@ -82,7 +136,7 @@ class CustomClaims(MutableMapping[str, Any]):
         return self._claims[name]
 
     def __setitem__(self, name: str, value: Any) -> None:
-        checked = check_claim(self._token, name, value)
+        checked = check_claim(self._token, name, value, self._reserved)
         self._claims[name] = checked
         self._patch[name] = checked
 

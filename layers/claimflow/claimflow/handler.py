@@ -7,14 +7,15 @@ exception, a denial or a bad request each become a well-formed reply; nothing es
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from functools import cache
 from typing import Any
 
-from claimflow.claims import CustomClaims
+from claimflow.claims import CustomClaims, Reserved
 from claimflow.config import Env, SsmPaths, env_flag, env_float, env_int
-from claimflow.errors import ClaimflowError, ContractError, InvalidSettingsError
+from claimflow.errors import ClaimflowError, ClaimValueError, ContractError, InvalidSettingsError
 from claimflow.events import EventView
 from claimflow.infra.logs import logger_for
 from claimflow.infra.secrets import container_secrets
@@ -44,12 +45,14 @@ def default_services() -> WorkflowServices:
 
 
 def clear_caches() -> None:
-    """Forget the container's services and cached parameters (tests call this between cases)."""
+    """Forget the container's services, cached parameters and known secrets (tests call this
+    between cases, as a new container would start)."""
     if default_services.cache_info().currsize:
         services = default_services()
         if services._parameters is not None:
             services._parameters.clear_cache()
     default_services.cache_clear()
+    container_secrets.cache_clear()
 
 
 def _deadline_ms(request: Mapping[str, Any], context: Any) -> float:
@@ -58,6 +61,11 @@ def _deadline_ms(request: Mapping[str, Any], context: Any) -> float:
     if callable(remaining):
         limits.append(float(remaining()) - _SAFETY_MARGIN_MS)
     return max(0.0, min(limits))
+
+
+def _holds_a_secret(patches: Mapping[str, Any], services: WorkflowServices) -> bool:
+    text = json.dumps(patches, ensure_ascii=False)
+    return services.secrets.redact(text) != text
 
 
 def _error_body(error: BaseException, services: WorkflowServices) -> dict[str, str]:
@@ -114,8 +122,9 @@ def create_handler(
 
         log.append_keys(workflow_id=settings.id, trigger=settings.workflow_trigger.value)
         log.set_correlation_id(request.get("correlation_id"))
+        reserved = Reserved.from_wire(request.get("reserved"))
         claims = {
-            kind: CustomClaims(kind, {} if settings.resets(kind) else request["tokens"].get(kind.value))
+            kind: CustomClaims(kind, {} if settings.resets(kind) else request["tokens"].get(kind.value), reserved=reserved)
             for kind in settings.token_kinds()
         }
         invocation = Invocation(
@@ -143,6 +152,10 @@ def create_handler(
         patches: dict[str, dict[str, Any]] = {
             kind.value: {"set": mapping.patch, "reset": settings.resets(kind)} for kind, mapping in claims.items()
         }
+        if _holds_a_secret(patches, svc):
+            leak = ClaimValueError("a claim holds the value of a secret variable; tokens are readable by whoever holds them")
+            log.error("workflow failed", extra={"error_type": type(leak).__name__, "error": str(leak)})
+            return reply(Outcome.FAILED, started, error=_error_body(leak, svc))
         done = reply(Outcome.OK, started, patches=patches)
         log.info(
             "workflow finished",

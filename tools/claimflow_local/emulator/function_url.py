@@ -17,6 +17,11 @@ from claimflow_local.loopback import LoopbackHandler
 __all__ = ["function_url_handler", "url_event"]
 
 
+def _listening_on(handler: LoopbackHandler) -> str:
+    host, port = handler.server.server_address[:2]  # type: ignore[index,str-unpack]
+    return f"{host}:{port}"
+
+
 def url_event(handler: LoopbackHandler, body: bytes) -> dict[str, Any]:
     """The Function URL event (payload 2.0) for one HTTP request."""
     parts = urlsplit(handler.path)
@@ -30,7 +35,7 @@ def url_event(handler: LoopbackHandler, body: bytes) -> dict[str, Any]:
         "requestContext": {
             "accountId": "anonymous",
             "apiId": "local",
-            "domainName": handler.headers.get("Host", "127.0.0.1"),
+            "domainName": _listening_on(handler),  # where it listens, never the client's Host header
             "http": {
                 "method": handler.command,
                 "path": parts.path,

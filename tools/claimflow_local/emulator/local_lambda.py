@@ -73,9 +73,23 @@ class LambdaEmulator:
         return {**lambda_environment(spec), **own, **variables, **overrides}
 
     def update_environment(self, name: str, variables: Mapping[str, str]) -> dict[str, Any]:
+        """As UpdateFunctionConfiguration: the function's own variables (local overrides still win)."""
         pool = self.pools[name]
         pool.reconfigure(self._environment(pool.spec, variables), variables)
         return pool.configuration()
+
+    def override_environment(self, name: str, **overrides: str | None) -> None:
+        """Local overrides for one function, as a per-function entry of ``sam local --env-vars``
+        (they win over the template and UpdateFunctionConfiguration; None drops one); new
+        sandboxes get them."""
+        own = self._env_vars.setdefault(name, {})
+        for variable, value in overrides.items():
+            if value is None:
+                own.pop(variable, None)
+            else:
+                own[variable] = value
+        pool = self.pools[name]
+        pool.reconfigure(self._environment(pool.spec, pool.variables), pool.variables)
 
     def warm(self, *names: str, count: int = 1) -> None:
         """Start ``count`` sandboxes per function ahead of traffic (like provisioned concurrency)."""

@@ -90,6 +90,8 @@ def _handler(behaviour: _Behaviour) -> type[LoopbackHandler]:
             self.send(status, body, {"Content-Type": content_type})
 
         def do_GET(self) -> None:
+            if self.body_or_reply() is None:
+                return
             with behaviour.lock:
                 behaviour.requests += 1
                 behaviour.seen_headers.append(dict(self.headers.items()))

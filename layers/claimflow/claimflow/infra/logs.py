@@ -1,4 +1,6 @@
-"""Structured logs (Powertools Logger) with every known secret value scrubbed from each line."""
+"""Structured logs (Powertools Logger) with every known secret value scrubbed from each line:
+from the message, its arguments and every extra field before the line is serialised, and
+from the serialised line after (JSON escapes included, see ``claimflow.infra.secrets``)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,9 @@ if TYPE_CHECKING:
 
 __all__ = ["logger_for"]
 
+#: LogRecord's own attributes; everything else on a record is an extra field.
+_STANDARD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
 
 @cache
 def logger_for(service: str) -> Logger:
@@ -21,10 +26,15 @@ def logger_for(service: str) -> Logger:
     from aws_lambda_powertools import Logger
     from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
-    secrets = container_secrets()
-
     class RedactingFormatter(LambdaPowertoolsFormatter):
         def format(self, record: logging.LogRecord) -> str:
+            secrets = container_secrets()
+            if record.args:
+                record.msg, record.args = record.getMessage(), None
+            record.msg = secrets.redact_value(record.msg)
+            for name, value in list(vars(record).items()):
+                if name not in _STANDARD_FIELDS:
+                    setattr(record, name, secrets.redact_value(value))
             return secrets.redact(super().format(record))
 
     return Logger(service=service, logger_formatter=RedactingFormatter(), logger_handler=_StdoutHandler(), use_rfc3339=True)

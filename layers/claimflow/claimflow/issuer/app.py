@@ -52,7 +52,7 @@ def build_issuer() -> TokenIssuer:
     return TokenIssuer(
         config=config,
         registry=WorkflowRegistry.from_json(env_str(Env.WORKFLOWS, "[]")),
-        invoker=LambdaWorkflowInvoker(read_timeout=config.issuance_budget_ms / 1000 + 1),
+        invoker=LambdaWorkflowInvoker(),
         keys=KeyProvider(store, SsmPaths().signing_keyset),
     )
 
@@ -93,17 +93,32 @@ def _record_metrics(reply: Mapping[str, Any]) -> None:
             metric.add_dimension(name="outcome", value=run["outcome"])
 
 
+def oauth_text(text: str, *, limit: int = 512) -> str:
+    r"""``text`` in the characters RFC 6749 §5.2 allows in ``error_description`` (printable ASCII
+    but ``"`` and ``\``); others become ``?``."""
+    return "".join(c if (" " <= c <= "~" and c not in '"\\') else "?" for c in text[:limit])
+
+
 def error_reply(error: Exception) -> dict[str, Any]:
     """The OAuth error reply for any exception: by type, never by message text."""
     if not isinstance(error, ClaimflowError):
         _log.exception("issuer bug")
         return {"contract": TOKEN_REPLY, "error": "server_error", "error_description": "internal error in the issuer"}
-    reply: dict[str, Any] = {"contract": TOKEN_REPLY, "error": error.error_code, "error_description": error.description}
+    reply: dict[str, Any] = {
+        "contract": TOKEN_REPLY,
+        "error": error.error_code,
+        "error_description": oauth_text(error.description),
+    }
     if isinstance(error, WorkflowOutcomeError):
         reply["workflows"] = list(error.report)
     _log.warning(
         "token refused",
-        extra={"error": error.error_code, "error_type": type(error).__name__, "error_description": error.description},
+        extra={
+            "error": error.error_code,
+            "error_type": type(error).__name__,
+            "detail": str(error),
+            "workflows": reply.get("workflows"),
+        },
     )
     return reply
 

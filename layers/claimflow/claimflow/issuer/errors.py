@@ -48,6 +48,12 @@ class WorkflowFailedError(WorkflowOutcomeError):
         self.cause = cause
         super().__init__(workflow_id, f"workflow '{workflow_id}' failed (failure policy stop): {cause}", report=report)
 
+    @property
+    def description(self) -> str:
+        """Names the workflow, never the cause: that may hold an internal URL or a third party's
+        answer. The cause is in the report and the logs, redacted."""
+        return f"workflow '{self.workflow_id}' failed (failure policy stop); see the issuer's report for the cause"
+
 
 class AccessDeniedError(WorkflowOutcomeError):
     """A workflow called ``deny_access``."""

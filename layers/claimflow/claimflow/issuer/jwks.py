@@ -56,7 +56,8 @@ class JwksEndpoints:
         if method not in ("GET", "HEAD"):
             return _response(405, {"error": "method_not_allowed"}, {"Allow": "GET, HEAD"})
         headers = event.get("headers") or {}
-        domain = event.get("requestContext", {}).get("domainName") or headers.get("host", "localhost")
+        # Lambda sets domainName to the URL's own domain; the client's Host header is never used.
+        domain = event.get("requestContext", {}).get("domainName") or "localhost"
         scheme = headers.get("x-forwarded-proto", "https")  # Function URLs are HTTPS; the local emulator says http
         try:
             if path == "/.well-known/jwks.json":

@@ -8,11 +8,11 @@ wins (each such conflict is returned for the caller to log).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from claimflow.claims import check_patch
+from claimflow.claims import Reserved, check_patch
 from claimflow.errors import ClaimflowError, ContractError
 from claimflow.issuer.errors import AccessDeniedError, WorkflowFailedError
 from claimflow.issuer.registry import WorkflowRegistration
@@ -47,14 +47,18 @@ class Merged:
     report: list[WorkflowReport]
     conflicts: list[ClaimConflict] = field(default_factory=list)
     skipped_failures: int = 0
+    #: Each merged workflow's checked patch per token, by workflow id (to find what made a token too large).
+    patches: dict[str, dict[TokenKind, dict[str, Any]]] = field(default_factory=dict)
 
 
 def _checked(
-    run: WorkflowRun, tokens: Sequence[TokenKind], owned: Mapping[TokenKind, Collection[str]]
+    run: WorkflowRun, tokens: Sequence[TokenKind], reserved: Reserved, dropped: Mapping[str, str]
 ) -> tuple[Outcome, Any]:
     """(outcome, patches | reason | cause) after re-checking the reply."""
     if run.failure is not None:
         return Outcome.FAILED, run.failure
+    if run.registration.id in dropped:
+        return Outcome.FAILED, dropped[run.registration.id]
     try:
         reply = validate("workflow-invocation-reply.v1", run.reply)
     except ContractError as error:
@@ -72,12 +76,9 @@ def _checked(
         if token not in tokens:
             continue  # e.g. an ID-token patch when the request did not ask for openid
         try:
-            claims = check_patch(token, patch["set"])
+            claims = check_patch(token, patch["set"], reserved)
         except ClaimflowError as error:
             return Outcome.FAILED, str(error)
-        taken = sorted(set(claims) & set(owned.get(token, ())))
-        if taken:
-            return Outcome.FAILED, f"tried to override the issuer's claim(s) {', '.join(taken)} in the {name}"
         patches[token] = (claims, patch["reset"])
     return Outcome.OK, patches
 
@@ -87,14 +88,16 @@ def merge_runs(
     *,
     tokens: Sequence[TokenKind],
     base: Mapping[str, Mapping[str, Any]],
-    owned: Mapping[TokenKind, Collection[str]],
+    reserved: Reserved,
+    dropped: Mapping[str, str] | None = None,
 ) -> Merged:
     """Apply the failure policy and merge patches; raise AccessDeniedError / WorkflowFailedError.
 
-    ``owned``: per token, the claims its issuer owns (minted by claimflow, or locked by the
-    identity stack that signs); a workflow that sets one of them has failed.
+    ``reserved``: what the token's signer keeps (claims minted by claimflow, or locked by the
+    identity stack that signs, and its namespaces); a workflow that sets one has failed.
+    ``dropped``: workflows to treat as failed with that cause (a patch that made a token too large).
     """
-    checked = [(run, *_checked(run, tokens, owned)) for run in runs]
+    checked = [(run, *_checked(run, tokens, reserved, dropped or {})) for run in runs]
     report = [_report(run, outcome, detail) for run, outcome, detail in checked]
 
     for run, outcome, detail in checked:
@@ -108,10 +111,12 @@ def merge_runs(
     writers: dict[tuple[TokenKind, str], str] = {}
     conflicts: list[ClaimConflict] = []
     skipped = 0
+    merged_patches: dict[str, dict[TokenKind, dict[str, Any]]] = {}
     for run, outcome, detail in checked:
         if outcome is not Outcome.OK:
             skipped += 1
             continue
+        merged_patches[run.registration.id] = {token: patch for token, (patch, _) in detail.items()}
         for token, (patch, reset) in detail.items():
             if reset:  # resetClaims: start from the token's defaults, dropping earlier custom claims
                 claims[token] = {}
@@ -122,7 +127,7 @@ def merge_runs(
                     conflicts.append(ClaimConflict(token, name, earlier, run.registration.id))
                 writers[(token, name)] = run.registration.id
                 claims[token][name] = value
-    return Merged(claims, report, conflicts, skipped)
+    return Merged(claims, report, conflicts, skipped, merged_patches)
 
 
 def _report(run: WorkflowRun, outcome: Outcome, detail: Any) -> WorkflowReport:

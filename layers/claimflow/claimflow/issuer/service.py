@@ -6,15 +6,18 @@ No AWS here: the invoker and the key provider are ports handed in by the composi
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from queue import SimpleQueue
 from typing import Any
 
-from claimflow.claims import check_patch
+from claimflow.claims import NOTHING_RESERVED, Reserved, check_patch
 from claimflow.errors import ClaimflowError
 from claimflow.issuer.errors import TokenRequestError, TokenTooLargeError, WorkflowInvocationError
 from claimflow.issuer.invoker import WorkflowInvoker
@@ -22,6 +25,7 @@ from claimflow.issuer.policy import ClaimConflict, Merged, WorkflowRun, merge_ru
 from claimflow.issuer.registry import WorkflowRegistration, WorkflowRegistry
 from claimflow.issuer.request import IssuerConfig, TokenRequest, mint_standard_claims, parse_token_request
 from claimflow.issuer.signing import KeyProvider
+from claimflow.settings import FailurePolicy
 from claimflow.tokens import TOKENS, TokenKind, tokens_for
 from claimflow.wire.contracts import WORKFLOW_INVOCATION, WorkflowReport
 
@@ -50,11 +54,11 @@ class TokenIssuer:
         keys: KeyProvider,
         clock: Callable[[], float] = time.time,
         new_jti: Callable[[], str] | None = None,
-        max_concurrency: int = 16,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self.config = config
         self.keys = keys
-        self.workflows = WorkflowRunner(registry, invoker, max_concurrency=max_concurrency)
+        self.workflows = WorkflowRunner(registry, invoker, dispatcher=dispatcher)
         self._clock = clock
         self._new_jti = new_jti
 
@@ -68,18 +72,29 @@ class TokenIssuer:
                 raise TokenRequestError(f"claims.{token_name}: {error}") from None
         options = {"new_jti": self._new_jti} if self._new_jti else {}
         minted = mint_standard_claims(request, self.config, clock=self._clock, **options)
-        signer = self.keys.signer()  # before any workflow runs: no key, no point invoking them
+        signer = self.keys.signer(deadline=deadline)  # before any workflow runs: no key, no point invoking them
 
-        merged = self.workflows.customize(request, owned=minted, deadline=deadline)
-
-        final = {kind: {**merged.claims[kind], **minted[kind]} for kind in request.tokens}
-        tokens = {kind: signer.sign(final[kind], typ=TOKENS[kind].typ) for kind in request.tokens}
-        for kind, token in tokens.items():
-            if len(token) > self.config.max_token_bytes:
+        reserved = Reserved(claims={kind: frozenset(claims) for kind, claims in minted.items()})
+        runs = self.workflows.run(request, reserved=reserved, deadline=deadline)
+        dropped: dict[str, str] = {}
+        while True:
+            merged = merge_runs(runs, tokens=request.tokens, base=request.claims, reserved=reserved, dropped=dropped)
+            final = {kind: {**merged.claims[kind], **minted[kind]} for kind in request.tokens}
+            tokens = {kind: signer.sign(final[kind], typ=TOKENS[kind].typ) for kind in request.tokens}
+            oversize = next(
+                ((kind, len(token)) for kind, token in tokens.items() if len(token) > self.config.max_token_bytes), None
+            )
+            if oversize is None:
+                break
+            kind, size = oversize
+            culprit = _largest_continue_patch(runs, merged, kind, dropped)
+            if culprit is None:
                 raise TokenTooLargeError(
-                    f"the {kind.value} would be {len(token)} bytes; the limit is {self.config.max_token_bytes}. "
+                    f"the {kind.value} would be {size} bytes; the limit is {self.config.max_token_bytes}. "
                     "Workflows added too much: store large data elsewhere and put a reference in the token"
                 )
+            # A continue workflow's claims may not cost the user the token: its patch goes, as a failure of its own.
+            dropped[culprit] = f"its claims made the {kind.value} {size} bytes, over the {self.config.max_token_bytes}-byte limit"
         lead = request.lead
         return IssuedTokens(
             tokens=tokens,
@@ -94,10 +109,15 @@ class TokenIssuer:
 
 
 def invocation_payload(
-    registration: WorkflowRegistration, request: TokenRequest, *, correlation_id: str, timeout_ms: int
+    registration: WorkflowRegistration,
+    request: TokenRequest,
+    *,
+    correlation_id: str,
+    timeout_ms: int,
+    reserved: Reserved = NOTHING_RESERVED,
 ) -> dict[str, Any]:
     """The workflow invocation request (contract v1) the issuer sends one workflow."""
-    return {
+    payload = {
         "contract": WORKFLOW_INVOCATION,
         "workflow_id": registration.id,
         "trigger": request.trigger.value,
@@ -106,38 +126,120 @@ def invocation_payload(
         "event": request.event,
         "tokens": {t.value: dict(request.claims.get(t.value, {})) for t in tokens_for(request.trigger)},
     }
+    if reserved != NOTHING_RESERVED:
+        payload["reserved"] = reserved.to_wire()
+    return payload
+
+
+def _largest_continue_patch(runs: list[WorkflowRun], merged: Merged, kind: TokenKind, dropped: Mapping[str, str]) -> str | None:
+    """The ``continue`` workflow whose merged patch to ``kind`` is largest, or None if none has one."""
+    candidates = [
+        (len(json.dumps(merged.patches[run.registration.id][kind])), run.registration.id)
+        for run in runs
+        if run.registration.failure_policy is FailurePolicy.CONTINUE
+        and run.registration.id not in dropped
+        and merged.patches.get(run.registration.id, {}).get(kind)
+    ]
+    return max(candidates)[1] if candidates else None
+
+
+class _Task:
+    __slots__ = ("abandoned", "args", "finished", "function", "future")
+
+    def __init__(self, function: Callable[..., WorkflowRun], args: tuple[Any, ...]) -> None:
+        self.function, self.args = function, args
+        self.future: Future[WorkflowRun] = Future()
+        self.abandoned = self.finished = False
+
+
+class Dispatcher:
+    """The threads workflow invocations run on, so the runner can stop waiting at a deadline.
+
+    Elastic: a task that finds no idle thread gets a new one (up to ``max_threads``), so a burst
+    never queues behind busy threads; and when the runner abandons a task (its deadline passed)
+    the thread stuck in it leaves once it is done, its place taken at once by a new one. Work a
+    request abandoned never reduces the capacity later requests get.
+    """
+
+    def __init__(self, *, idle_threads: int = 4, max_threads: int = 256) -> None:
+        self._queue: SimpleQueue[_Task] = SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle_target = idle_threads
+        self._max_threads = max_threads
+        self.threads = 0
+        self._idle = 0
+
+    def submit(self, function: Callable[..., WorkflowRun], *args: Any) -> _Task:
+        task = _Task(function, args)
+        with self._lock:
+            if self._idle == 0 and self.threads < self._max_threads:
+                self._spawn()
+            else:
+                self._idle -= 1  # reserved for this task
+        self._queue.put(task)
+        return task
+
+    def abandon(self, task: _Task) -> None:
+        """The runner no longer waits for ``task``: replace the thread stuck in it."""
+        with self._lock:
+            if not task.finished:
+                task.abandoned = True
+                self._spawn()
+                self._idle += 1
+
+    def _spawn(self) -> None:  # called with the lock held
+        self.threads += 1
+        threading.Thread(target=self._work, name="claimflow-workflow", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            task = self._queue.get()
+            try:
+                task.future.set_result(task.function(*task.args))
+            except BaseException as error:
+                task.future.set_exception(error)
+            with self._lock:
+                task.finished = True
+                if task.abandoned or self._idle >= self._idle_target:
+                    self.threads -= 1
+                    return
+                self._idle += 1
 
 
 class WorkflowRunner:
     """Runs the trigger's workflows concurrently under their deadlines and the budget, and
-    merges their replies under the rules. Shared by the issuer and the Cognito adapter."""
+    merges their replies under the rules. Shared by the issuer and the claims hooks."""
 
-    def __init__(self, registry: WorkflowRegistry, invoker: WorkflowInvoker, *, max_concurrency: int = 16) -> None:
+    def __init__(self, registry: WorkflowRegistry, invoker: WorkflowInvoker, *, dispatcher: Dispatcher | None = None) -> None:
         self.registry = registry
         self.invoker = invoker
-        self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="claimflow-workflow")
+        self.dispatcher = dispatcher or Dispatcher()
 
-    def customize(self, request: TokenRequest, *, owned: Mapping[TokenKind, Collection[str]], deadline: float) -> Merged:
+    def customize(self, request: TokenRequest, *, reserved: Reserved, deadline: float) -> Merged:
         """The custom claims per token after every workflow's patch, or a denial/failure raised.
-        ``owned``: the claims each token's issuer owns, which no workflow may set."""
-        return merge_runs(self.run(request, deadline=deadline), tokens=request.tokens, base=request.claims, owned=owned)
+        ``reserved``: what the token's signer keeps, which no workflow may set."""
+        runs = self.run(request, reserved=reserved, deadline=deadline)
+        return merge_runs(runs, tokens=request.tokens, base=request.claims, reserved=reserved)
 
-    def run(self, request: TokenRequest, *, deadline: float) -> list[WorkflowRun]:
+    def run(self, request: TokenRequest, *, reserved: Reserved = NOTHING_RESERVED, deadline: float) -> list[WorkflowRun]:
         """Invoke every workflow registered for the request's trigger, all at once."""
         registrations = self.registry.for_trigger(request.trigger)
         correlation_id = request.correlation_id or str(uuid.uuid4())
         started = time.monotonic()
-        pending: list[tuple[WorkflowRegistration, float, Future[WorkflowRun]]] = []
+        pending: list[tuple[WorkflowRegistration, float, _Task]] = []
         for registration in registrations:
             own_deadline = min(deadline, started + registration.timeout_ms / 1000)
             timeout_ms = int((own_deadline - started) * 1000)
-            payload = invocation_payload(registration, request, correlation_id=correlation_id, timeout_ms=timeout_ms)
-            pending.append((registration, own_deadline, self._pool.submit(self._invoke, registration, payload, timeout_ms)))
+            payload = invocation_payload(
+                registration, request, correlation_id=correlation_id, timeout_ms=timeout_ms, reserved=reserved
+            )
+            pending.append((registration, own_deadline, self.dispatcher.submit(self._invoke, registration, payload, timeout_ms)))
         runs: list[WorkflowRun] = []
-        for registration, own_deadline, future in pending:  # all run at once; waiting in order is fine
+        for registration, own_deadline, task in pending:  # all run at once; waiting in order is fine
             try:
-                runs.append(future.result(timeout=max(0.0, own_deadline - time.monotonic())))
+                runs.append(task.future.result(timeout=max(0.0, own_deadline - time.monotonic())))
             except FutureTimeout:
+                self.dispatcher.abandon(task)
                 waited = (time.monotonic() - started) * 1000
                 limit = "issuance budget" if own_deadline == deadline else "workflow deadline"
                 runs.append(

@@ -10,16 +10,17 @@ A new identity stack is one module here and one line in ``HOOKS``.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-from claimflow.errors import ClaimflowError, ContractError
+from claimflow.claims import Reserved
+from claimflow.errors import ClaimflowError
 from claimflow.issuer.policy import Merged
 from claimflow.issuer.request import TokenRequest
 from claimflow.issuer.service import WorkflowRunner
 from claimflow.tokens import TokenKind
 
-__all__ = ["ClaimsHook", "customize", "find_hook", "registered_hooks"]
+__all__ = ["ClaimsHook", "customize", "find_hook", "registered_hooks", "reserved_by"]
 
 
 class ClaimsHook(Protocol):
@@ -60,20 +61,19 @@ def find_hook(event: Any, hooks: tuple[ClaimsHook, ...] | None = None) -> Claims
     return next((hook for hook in hooks or registered_hooks() if hook.recognises(event)), None)
 
 
+def reserved_by(hook: ClaimsHook, tokens: Iterable[TokenKind]) -> Reserved:
+    """What ``hook``'s stack keeps for itself in each token: its locked claims and namespaces."""
+    return Reserved(
+        claims=dict.fromkeys(tokens, hook.locked_claims), prefixes=hook.reserved_namespaces, owner=f"{hook.name} sets it"
+    )
+
+
 def customize(hook: ClaimsHook, runner: WorkflowRunner, event: Mapping[str, Any], *, budget_ms: int) -> Any:
     """Run the trigger's workflows for ``hook``'s event and answer in its shape."""
     deadline = time.monotonic() + min(budget_ms, hook.budget_ms) / 1000
     try:
         request = hook.token_request(event)
-        owned: dict[TokenKind, frozenset[str]] = dict.fromkeys(request.tokens, hook.locked_claims)
-        merged = runner.customize(request, owned=owned, deadline=deadline)
-        for token, claims in merged.claims.items():
-            namespaced = sorted(name for name in claims if name.startswith(hook.reserved_namespaces))
-            if namespaced:
-                raise ContractError(
-                    f"{hook.name} reserves the {', '.join(hook.reserved_namespaces)} namespace; "
-                    f"the {token.value} may not carry {', '.join(namespaced)}"
-                )
+        merged = runner.customize(request, reserved=reserved_by(hook, request.tokens), deadline=deadline)
     except ClaimflowError as error:
         return hook.refusal(event, error)
     return hook.reply(event, request, merged)
