@@ -8,6 +8,8 @@ PYTHON_RUNTIME  := $(shell scripts/find-python $(RUNTIME_VERSION))
 VENV            := .venv
 VENV_SAM        := .venv-sam
 VENV_SCAN       := .venv-scan
+# The Lambda runtime's own packages (boto3, AWS's runtime interface client) for local sandboxes.
+LAMBDA_RUNTIME  := .lambda-runtime/python$(RUNTIME_VERSION)
 PY              := $(VENV)/bin/python
 SAM             := $(VENV_SAM)/bin/sam
 export PYTHONPATH := $(CURDIR)/layers/claimflow:$(CURDIR)/tools:$(CURDIR)/examples
@@ -43,17 +45,34 @@ $(VENV_SCAN)/.stamp: requirements-scan.txt
 	$(VENV_SCAN)/bin/python -m pip install -qq -r requirements-scan.txt
 	touch $@
 
-.PHONY: venv venv-sam venv-scan
+$(LAMBDA_RUNTIME)/.stamp: requirements-lambda-runtime.txt requirements-lambda-ric.txt
+	@echo "== the local Lambda runtime ($(LAMBDA_RUNTIME)): boto3 and awslambdaric, outside every venv"
+	rm -rf $(LAMBDA_RUNTIME)
+	$(PYTHON_RUNTIME) -m pip install --disable-pip-version-check -q --target $(LAMBDA_RUNTIME) -r requirements-lambda-runtime.txt
+	$(PYTHON_RUNTIME) -m pip install --disable-pip-version-check -q --target $(LAMBDA_RUNTIME) --no-deps --only-binary=:all: \
+		-r requirements-lambda-ric.txt || echo "no awslambdaric wheel here: sandboxes run the built-in runtime client"
+	touch $@
+
+.PHONY: venv venv-sam venv-scan lambda-runtime build
 venv: $(VENV)/.stamp
 venv-sam: $(VENV_SAM)/.stamp
 venv-scan: $(VENV_SCAN)/.stamp
+lambda-runtime: $(LAMBDA_RUNTIME)/.stamp
+
+# What deploys is what runs locally: sam build (cached: seconds when nothing changed).
+build: venv-sam
+	@echo "== sam build --cached"
+	$(SAM) build --cached --parallel
+
+# Local runs build first (sam build --cached) and run the built artifacts through the runtime client.
+LOCAL := venv venv-sam lambda-runtime
 
 .PHONY: demo
-demo: venv
+demo: $(LOCAL)
 	$(PY) -m claimflow_local demo
 
 .PHONY: dev
-dev: venv
+dev: $(LOCAL)
 	$(PY) -m claimflow_local dev
 
 .PHONY: lint
@@ -64,7 +83,7 @@ lint: venv
 	$(PY) -m claimflow_local.cli check
 
 .PHONY: pytest
-pytest: venv
+pytest: $(LOCAL)
 	$(PY) -m pytest
 
 .PHONY: sam-check
@@ -80,17 +99,17 @@ scan: venv-scan
 test: lint sam-check scan pytest
 
 .PHONY: bench
-bench: venv
+bench: $(LOCAL)
 	$(PY) -m bench
 
 .PHONY: clean
 clean:
-	rm -rf $(VENV) $(VENV_SAM) $(VENV_SCAN) .aws-sam .pytest_cache .mypy_cache .ruff_cache demo-result.json
+	rm -rf $(VENV) $(VENV_SAM) $(VENV_SCAN) .lambda-runtime .aws-sam .pytest_cache .mypy_cache .ruff_cache demo-result.json
 
 .PHONY: load
-load: venv
+load: $(LOCAL)
 	$(PY) -m bench.load
 
 .PHONY: reliability
-reliability: venv
+reliability: $(LOCAL)
 	$(PY) -m bench.reliability

@@ -73,6 +73,8 @@ def run_demo(*, root: Path = PROJECT_ROOT, result_path: Path | None = None) -> i
             print(f"  {run['id']:34} {run['outcome']:7} {run['duration_ms']:8.1f} ms  policy={run['failure_policy']}")
         _section("timings")
         print("  " + "  ".join(f"{k}={v}" for k, v in timings.items()))
+        assert stack.emulator is not None
+        print(f"  functions: the built artifacts of .aws-sam/build, run by {', '.join(sorted(stack.emulator.runtime_clients))}")
         subscriber = verified["access_token"]["claims"].get("lifetime_subscriber")
         result = {
             "issuer": issuer_url,
@@ -112,7 +114,8 @@ def run_dev(*, root: Path = PROJECT_ROOT) -> int:
         client_id, client = next(iter(stack.settings.get("example_clients", {}).items()))
         print(
             f"""
-claimflow is running locally (Ctrl-C stops it).
+claimflow is running locally (Ctrl-C stops it): the built functions (.aws-sam/build), run by
+{", ".join(sorted(stack.emulator.runtime_clients))}.
 
   token endpoint (identity stack):  POST {endpoint.url}
       curl -s {endpoint.url} -H 'Content-Type: application/json' -d @events/issuer.user-token.json

@@ -62,4 +62,3 @@ def main(argv: Sequence[str] | None = None, *, store: ParameterStore | None = No
         return 1
     print(describe(keyset))
     return 0
-

@@ -15,8 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claimflow.issuer.app import config_from_environment
 from claimflow.issuer.registry import WorkflowRegistry
-from claimflow.issuer.request import IssuerConfig, parse_token_request
+from claimflow.issuer.request import parse_token_request
 from claimflow.issuer.service import invocation_payload
 from claimflow.tokens import TOKENS
 
@@ -82,7 +83,7 @@ def preview(event_path: Path, *, against: str = "local", root: Path = Path("."))
     with _target(against, root) as (client, issuer):
         variables = client.get_function_configuration(FunctionName=issuer)["Environment"]["Variables"]
         # The same request, event and invocations the issuer builds, from the issuer's own configuration.
-        request = parse_token_request(document, IssuerConfig(issuer_url=variables.get("CLAIMFLOW_ISSUER_URL") or "http://127.0.0.1"))
+        request = parse_token_request(document, config_from_environment(variables))
         registry = WorkflowRegistry.from_json(variables.get("CLAIMFLOW_WORKFLOWS", "[]"))
         runs = []
         for registration in registry.for_trigger(request.trigger):

@@ -92,7 +92,7 @@ class _InvokeApiHandler(LoopbackHandler):
         if result.function_error:
             headers["X-Amz-Function-Error"] = result.function_error
         if self.headers.get("X-Amz-Log-Type") == "Tail":
-            headers["X-Amz-Log-Result"] = base64.b64encode(f"REPORT Duration: {result.duration_ms:.2f} ms\n".encode()).decode()
+            headers["X-Amz-Log-Result"] = base64.b64encode(result.log_tail.encode()).decode()
         self._reply(200, result.payload, headers)
 
     def get_configuration(self, name: str, raw: bytes) -> None:

@@ -1,7 +1,9 @@
 """Local Lambda emulation without containers, laid out as SAM CLI's local invoke is: the
-template (``claimflow_local.template``) → a pool of warm sandboxes per function (``pool``,
-``sandbox``) → the Lambda Invoke API (``invoke_api``) and Function URLs (``function_url``)
-on loopback ports. Same idea and API shape as ``sam local start-lambda``.
+built template (``claimflow_local.template``; ``sam build`` writes it) → a pool of warm
+sandboxes per function (``pool``), each a runtime interface client on the built artifacts
+speaking the Lambda Runtime API (``sandbox``, ``runtime_api``) → the Lambda Invoke API
+(``invoke_api``) and Function URLs (``function_url``) on loopback ports. Same idea and API
+shape as ``sam local start-lambda``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import IO, Any
 from claimflow_local.emulator.function_url import function_url_handler
 from claimflow_local.emulator.invoke_api import invoke_api_handler
 from claimflow_local.emulator.pool import FunctionPool, InvokeResult
-from claimflow_local.emulator.sandbox import lambda_environment
+from claimflow_local.emulator.sandbox import RuntimeClient, lambda_environment, runtime_client
 from claimflow_local.loopback import LoopbackServer
 from claimflow_local.template import FunctionSpec, SamTemplate
 
@@ -34,8 +36,12 @@ class LambdaEmulator:
         url_ports: Mapping[str, int] | None = None,
         max_concurrency: int = 32,
         log: IO[str] | None = None,
+        client: RuntimeClient | None = None,
     ) -> None:
+        """``template_path``: a built template (``.aws-sam/build/template.yaml``): each CodeUri a
+        task root, each layer's ContentUri what Lambda mounts at ``/opt``."""
         self.template = SamTemplate.load(template_path, parameter_overrides=parameter_overrides)
+        self._client = client
         self._env_vars = {k: dict(v) for k, v in (env_vars or {}).items()}
         self._port = port
         self._url_ports = dict(url_ports or {})
@@ -60,7 +66,10 @@ class LambdaEmulator:
         # Now that the URLs are bound, resolve the environments that name them.
         for name, spec in self.template.functions().items():
             environment = self._environment(spec, spec.environment)
-            self.pools[name] = FunctionPool(spec, environment, self._max_concurrency, self._log, variables=dict(spec.environment))
+            client = self._client or runtime_client(spec.runtime)
+            self.pools[name] = FunctionPool(
+                spec, environment, self._max_concurrency, self._log, client, variables=dict(spec.environment)
+            )
         for server in (self._invoke_server, *self._url_servers):
             server.start(f"emulator-{server.port}")
         return self
@@ -109,6 +118,11 @@ class LambdaEmulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @property
+    def runtime_clients(self) -> set[str]:
+        """Which runtime interface client the sandboxes run (awslambdaric, or the built-in one)."""
+        return {pool.client.name for pool in self.pools.values()}
 
     @property
     def endpoint_url(self) -> str:

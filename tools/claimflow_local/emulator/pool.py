@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
-from claimflow_local.emulator.sandbox import Sandbox
+from claimflow_local.emulator.sandbox import InitError, RuntimeClient, Sandbox
 from claimflow_local.template import FunctionSpec
 
 __all__ = ["FunctionHost", "FunctionPool", "InvokeResult", "ThrottledError"]
@@ -23,6 +22,7 @@ class InvokeResult:
     function_error: str | None = None
     cold: bool = False
     duration_ms: float = 0.0
+    log_tail: str = ""  # what Lambda returns base64-encoded in X-Amz-Log-Result
 
 
 class ThrottledError(Exception):
@@ -35,6 +35,7 @@ class FunctionPool:
     env: Mapping[str, str]
     max_concurrency: int
     log: IO[str] | None
+    client: RuntimeClient
     idle: list[Sandbox] = field(default_factory=list)
     busy: int = 0
     invocations: int = 0
@@ -81,35 +82,36 @@ class FunctionPool:
     def invoke(self, payload: Any) -> InvokeResult:
         started = time.perf_counter()
         sandbox, cold = self._acquire()
-        request_id = str(uuid.uuid4())
         keep = False
         try:
             if sandbox is None:
-                sandbox = Sandbox(self.spec, self.env, self.log, self.generation)
-            answer = sandbox.invoke(payload, request_id=request_id, timeout=self.spec.timeout)
-            if answer is None:  # timed out: Lambda freezes and discards the sandbox
-                sandbox.kill()
-                body = {
-                    "errorType": "Sandbox.Timedout",
-                    "errorMessage": f"RequestId: {request_id} Error: Task timed out after {self.spec.timeout:.2f} seconds",
-                }
-                return InvokeResult(json.dumps(body).encode(), "Unhandled", cold, (time.perf_counter() - started) * 1000)
-            keep = sandbox.alive
-            if answer.get("ok"):
-                return InvokeResult(json.dumps(answer["result"]).encode(), None, cold, (time.perf_counter() - started) * 1000)
-            return InvokeResult(json.dumps(answer["error"]).encode(), "Unhandled", cold, (time.perf_counter() - started) * 1000)
+                try:
+                    sandbox = Sandbox(self.spec, self.env, self.log, self.client, self.generation)
+                except InitError as failed:  # as Lambda: every invoke reports the init error
+                    body = json.dumps(failed.document).encode()
+                    return InvokeResult(body, "Unhandled", cold, (time.perf_counter() - started) * 1000)
+            answer = sandbox.invoke(json.dumps(payload).encode(), timeout=self.spec.timeout)
+            keep = sandbox.alive and not answer.timed_out
+            duration = (time.perf_counter() - started) * 1000
+            if answer.error is not None:
+                return InvokeResult(json.dumps(answer.error).encode(), "Unhandled", cold, duration, answer.log_tail)
+            return InvokeResult(answer.result or b"null", None, cold, duration, answer.log_tail)
         finally:
             with self.lock:
                 self.busy -= 1
                 self.invocations += 1
                 if keep and sandbox is not None and sandbox.generation == self.generation:
                     self.idle.append(sandbox)
-                elif sandbox is not None and sandbox.alive:
+                elif sandbox is not None:
                     sandbox.kill()
 
     def warm(self) -> None:
-        """Start one sandbox ahead of the first invocation (like provisioned concurrency)."""
-        sandbox = Sandbox(self.spec, self.env, self.log, self.generation)
+        """Start one sandbox ahead of the first invocation (like provisioned concurrency); a
+        function whose init fails is left cold (its invocations report the error)."""
+        try:
+            sandbox = Sandbox(self.spec, self.env, self.log, self.client, self.generation)
+        except InitError:
+            return
         with self.lock:
             self.idle.append(sandbox)
 

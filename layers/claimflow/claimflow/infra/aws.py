@@ -19,6 +19,7 @@ def aws_client(
     read_timeout: float = 2.0,
     max_attempts: int = 2,
     max_pool_connections: int = 10,
+    endpoint_url: str | None = None,
 ) -> BaseClient:
     """A boto3 client with botocore's standard retry mode and short timeouts.
 
@@ -26,8 +27,8 @@ def aws_client(
     connection errors and read timeouts. A caller on the login path bounds its own wait (see
     ``claimflow.infra.parameters``), since ``max_attempts × (connect + read timeout)`` can exceed it.
 
-    Endpoints follow boto3's own settings (``AWS_ENDPOINT_URL_<SERVICE>``), which is how local
-    mode points SSM at moto and Lambda at the emulator.
+    The endpoint is ``endpoint_url``, else boto3's own settings (``AWS_ENDPOINT_URL_<SERVICE>``),
+    which is how local runs point SSM at moto.
     """
     import boto3
     from botocore.config import Config
@@ -39,4 +40,4 @@ def aws_client(
         max_pool_connections=max_pool_connections,
         tcp_keepalive=True,
     )
-    return boto3.client(service, config=config)
+    return boto3.client(service, config=config, endpoint_url=endpoint_url or None)

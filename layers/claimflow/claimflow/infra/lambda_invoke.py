@@ -9,8 +9,9 @@ is still going. Here a call is retried only where it provably did not run:
 each only while the deadline leaves time for another try. A read timeout, a dropped
 connection after sending, or any other error is never retried.
 
-The endpoint follows boto3's settings (``AWS_ENDPOINT_URL_LAMBDA``, ``AWS_ENDPOINT_URL``), which
-is how local mode reaches the emulator; credentials come from botocore's provider chain.
+The endpoint is ``CLAIMFLOW_LAMBDA_ENDPOINT`` (``sam local start-lambda``), else boto3's settings
+(``AWS_ENDPOINT_URL_LAMBDA``, ``AWS_ENDPOINT_URL``), which is how the emulator is reached;
+credentials come from botocore's provider chain.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from claimflow.config import Env, env_str
 from claimflow.errors import LambdaInvokeError
 
 __all__ = ["InvokeReply", "LambdaInvokeClient"]
@@ -47,7 +49,9 @@ def _region() -> str:
 
 
 def _endpoint(region: str) -> str:
-    configured = os.environ.get("AWS_ENDPOINT_URL_LAMBDA") or os.environ.get("AWS_ENDPOINT_URL")
+    configured = (
+        env_str(Env.LAMBDA_ENDPOINT, "") or os.environ.get("AWS_ENDPOINT_URL_LAMBDA") or os.environ.get("AWS_ENDPOINT_URL")
+    )
     return (configured or f"https://lambda.{region}.amazonaws.com").rstrip("/")
 
 

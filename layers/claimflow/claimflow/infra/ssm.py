@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from claimflow.config import Env, env_str
 from claimflow.errors import ParameterStoreError
 from claimflow.infra.aws import aws_client
 from claimflow.infra.parameters import Parameter, ParameterStore
@@ -29,7 +30,8 @@ class SsmParameterStore(ParameterStore):
     def client(self) -> BaseClient:
         if self._client is None:
             # Fail fast: a login waits on this call; the cache serves stale values if SSM stays unhappy.
-            self._client = aws_client("ssm", connect_timeout=1, read_timeout=2, max_attempts=2)
+            endpoint = env_str(Env.SSM_ENDPOINT, "")  # sam local and make dev point SSM at moto
+            self._client = aws_client("ssm", connect_timeout=1, read_timeout=2, max_attempts=2, endpoint_url=endpoint)
         return self._client
 
     def _get_by_path(self, path: str) -> dict[str, Parameter]:

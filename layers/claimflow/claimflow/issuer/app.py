@@ -29,9 +29,11 @@ _log = logger_for("claimflow-issuer")
 
 def config_from_environment(environ: Mapping[str, str] | None = None) -> IssuerConfig:
     environ = os.environ if environ is None else environ
-    issuer_url = env_str(Env.ISSUER_URL, "", environ)
+    issuer_url = env_str(Env.ISSUER_URL, "", environ) or env_str(Env.JWKS_FUNCTION_URL, "", environ)
     if not issuer_url:
-        raise ConfigurationError(f"{Env.ISSUER_URL} is not set: the issuer needs the URL it puts in 'iss'")
+        raise ConfigurationError(
+            f"neither {Env.ISSUER_URL} nor {Env.JWKS_FUNCTION_URL} is set: the issuer needs the URL it puts in 'iss'"
+        )
     audiences = [a.strip() for a in env_str(Env.ALLOWED_AUDIENCES, "", environ).split(",") if a.strip()]
     return IssuerConfig(
         issuer_url=issuer_url,

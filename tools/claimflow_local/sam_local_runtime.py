@@ -1,0 +1,127 @@
+"""A test-only runtime for SAM CLI's local invoke: ``sam local invoke`` and ``sam local
+start-lambda`` with no Docker engine, for the tests of what this project ships for sam local.
+
+SAM CLI lays local invoke out in layers (its runner, ``samcli/local/lambdafn/runtime.py``'s
+``LambdaRuntime``, the Docker container); ``InvokeContext`` builds the runtime. This module
+replaces that runtime with one whose ``invoke`` runs the built function through the same
+runtime interface client the emulator runs (``claimflow_local.emulator.sandbox``: awslambdaric
+on the built artifacts) in a subprocess instead of a container. Everything above the seam is
+SAM CLI's own: the template and ``--parameter-overrides``, ``samconfig.toml``, the env-vars
+file, the event, the output. Inside a container ``host.docker.internal`` is the host; here the
+runtime maps it to ``127.0.0.1`` (what ``--add-host host.docker.internal:host-gateway`` does).
+
+Run it as SAM CLI, with SAM CLI's Python::
+
+    .venv-sam/bin/python tools/claimflow_local/sam_local_runtime.py local invoke IssuerFunction -e events/issuer.user-token.json
+
+Written for aws-sam-cli 1.170.0: any other version is refused, since the seam may have moved.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+SAM_CLI_VERSION = "1.170.0"
+CONTAINER_HOST = "host.docker.internal"
+
+
+def _check_version() -> None:
+    from samcli import __version__
+
+    if __version__ != SAM_CLI_VERSION:
+        raise SystemExit(
+            f"sam_local_runtime was written for aws-sam-cli {SAM_CLI_VERSION} (LambdaRuntime.invoke, "
+            f"InvokeContext.lambda_runtime); this is {__version__}: check the seam, then update SAM_CLI_VERSION"
+        )
+
+
+class _LogSink:
+    """The sandbox's log lines, to SAM CLI's stderr writer (what the container's logs go to)."""
+
+    def __init__(self, writer: Any) -> None:
+        self._writer = writer
+
+    def write(self, text: str) -> None:
+        if self._writer is not None:
+            self._writer.write_str(text)
+
+    def flush(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()
+
+
+class SubprocessLambdaRuntime:
+    """SAM CLI's ``LambdaRuntime`` interface, running each invoke in a fresh sandbox process."""
+
+    def invoke(self, function_config: Any, event: str, *args: Any, stdout: Any = None, stderr: Any = None, **kwargs: Any) -> None:
+        from claimflow_local.emulator.sandbox import InitError, Sandbox, lambda_environment, runtime_client
+        from claimflow_local.template import FunctionSpec
+
+        variables = {
+            name: str(value).replace(CONTAINER_HOST, "127.0.0.1") for name, value in function_config.env_vars.resolve().items()
+        }
+        spec = FunctionSpec(
+            name=function_config.name,
+            handler=function_config.handler,
+            code_dir=Path(function_config.code_abs_path),
+            layer_dirs=tuple(Path(layer.codeuri) for layer in function_config.layers),
+            runtime=function_config.runtime,
+            timeout=float(function_config.timeout),
+            memory_mb=int(function_config.memory),
+            environment=variables,
+        )
+        log = _LogSink(stderr)
+        answer: bytes | None
+        try:
+            sandbox = Sandbox(spec, {**lambda_environment(spec), **variables}, log, runtime_client(spec.runtime))
+        except InitError as failed:
+            answer = json.dumps(failed.document).encode()
+        else:
+            try:
+                result = sandbox.invoke(event.encode() if isinstance(event, str) else event, timeout=spec.timeout)
+            finally:
+                sandbox.kill()
+            answer = result.result if result.error is None else json.dumps(result.error).encode()
+        if stdout is not None:
+            stdout.write_bytes(answer or b"null")
+            stdout.flush()
+        return None
+
+    # The rest of LambdaRuntime's interface: nothing to prepare or clean without containers.
+    def run(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def create(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def clean_runtime_containers(self) -> None:
+        return None
+
+    def clean_running_containers_and_related_resources(self) -> None:
+        return None
+
+
+def install() -> None:
+    """Put the subprocess runtime where InvokeContext builds its runtime."""
+    _check_version()
+    from samcli.commands.local.cli_common import invoke_context
+
+    runtime = SubprocessLambdaRuntime()
+    invoke_context.InvokeContext.lambda_runtime = property(lambda self: runtime)  # type: ignore[assignment,method-assign]
+    invoke_context.InvokeContext._get_container_manager = staticmethod(lambda *a, **k: None)  # type: ignore[method-assign]
+    invoke_context.InvokeContext._initialize_all_functions_containers = lambda self: []  # type: ignore[method-assign]
+
+
+def main(argv: list[str]) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/, for claimflow_local
+    install()
+    from samcli.cli.main import cli
+
+    cli.main(args=argv, prog_name="sam")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
