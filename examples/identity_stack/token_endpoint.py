@@ -34,7 +34,7 @@ class OAuthError(Exception):
 class ClientCredentialsGrant:
     """The grant's logic, apart from HTTP: authenticate, check scopes, ask the issuer."""
 
-    def __init__(self, issuer: IssuerClient, clients: ClientRegistry) -> None:
+    def __init__(self, issuer: IssuerClient | None, clients: ClientRegistry) -> None:
         self.issuer = issuer
         self.clients = clients
 
@@ -65,6 +65,8 @@ class ClientCredentialsGrant:
         request = token_request(
             trigger="m2m:token_generation", client_id=client.client_id, audience=[client.audience], scope=requested, ip=remote_ip
         )
+        if self.issuer is None:
+            raise OAuthError("temporarily_unavailable", "the token service is starting; try again", 503)
         try:
             body: dict[str, Any] = self.issuer.request_tokens(request).oauth_body()
             return body
@@ -79,6 +81,7 @@ class OAuthTokenEndpoint:
     """The example identity stack's OAuth token endpoint (RFC 6749), on loopback."""
 
     def __init__(self, grant: ClientCredentialsGrant, *, port: int = 0) -> None:
+        self.grant = grant
         self._server = LoopbackServer(_handler(grant), port=port)
 
     @property

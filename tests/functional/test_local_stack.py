@@ -78,13 +78,13 @@ def test_tokens_from_the_issuer_verify_against_the_jwks_served_through_the_emula
     assert all(run["outcome"] == "ok" for run in response.workflows), response.workflows
 
 
-def test_discovery_through_the_function_url_names_the_issuer_the_tokens_carry(stack: LocalDeployment) -> None:
-    assert stack.emulator is not None
-    base = stack.emulator.function_urls["JwksFunction"]
-    with urllib.request.urlopen(base + ".well-known/openid-configuration", timeout=10) as reply:
+def test_metadata_through_the_function_url_names_the_issuer_the_tokens_carry(stack: LocalDeployment) -> None:
+    assert stack.oauth is not None
+    with urllib.request.urlopen(f"{stack.issuer_url}/.well-known/oauth-authorization-server", timeout=10) as reply:
         document = json.loads(reply.read())
-    assert document["issuer"] == base.rstrip("/")
+    assert document["issuer"] == stack.issuer_url
     assert document["jwks_uri"] == stack.jwks_url
+    assert document["token_endpoint"] == stack.oauth.url  # the example identity stack, as configured
 
 
 def test_a_non_subscriber_gets_false_not_an_error(issuer: IssuerClient) -> None:

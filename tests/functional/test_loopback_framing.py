@@ -113,7 +113,7 @@ def test_a_client_that_connects_and_says_nothing_is_dropped_at_the_read_timeout(
 
 def test_the_host_header_never_becomes_the_issuer(servers: dict[str, tuple[str, int, str]]) -> None:
     host, port, _ = servers["function URL"]
-    raw = "GET /.well-known/openid-configuration HTTP/1.1\r\nHost: evil.example\r\n\r\n"
+    raw = "GET /.well-known/oauth-authorization-server HTTP/1.1\r\nHost: evil.example\r\n\r\n"
     status, document = exchange(host, port, raw.encode())
     assert status == 200
     assert "evil.example" not in json.dumps(document)

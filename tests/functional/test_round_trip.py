@@ -16,6 +16,7 @@ from claimflow.infra.requests_http import RequestsHttpClient
 from claimflow.infra.ssm import SsmParameterStore
 from claimflow.issuer import InProcessWorkflowInvoker, IssuerConfig, KeyProvider, TokenIssuer, WorkflowRegistry
 from claimflow.issuer.app import handle
+from claimflow.issuer.discovery import IdentityStackEndpoints
 from claimflow.issuer.jwks import JwksEndpoints
 from claimflow.issuer.keys import KeyManager
 from claimflow.runtime import WorkflowServices
@@ -128,7 +129,9 @@ def test_a_token_does_not_verify_against_another_stages_keys(ssm: Any, ssm_store
 
 def test_discovery_names_the_issuer_and_its_jwks(ssm: Any, ssm_store: SsmParameterStore) -> None:
     KeyManager(SsmParameterStore(client=ssm, max_age=0), PATHS).init(alg="ES256")
-    response = JwksEndpoints(store=ssm_store, paths=PATHS, issuer_url=ISSUER).handle(sample("jwks.openid-configuration.json"))
+    endpoints = IdentityStackEndpoints(authorization="https://login.test/authorize", token="https://login.test/token")
+    event = {**sample("jwks.get-jwks.json"), "rawPath": "/.well-known/openid-configuration"}
+    response = JwksEndpoints(store=ssm_store, paths=PATHS, issuer_url=ISSUER, endpoints=endpoints).handle(event)
     document = json.loads(response["body"])
     assert document["issuer"] == ISSUER
     assert document["jwks_uri"] == f"{ISSUER}/.well-known/jwks.json"

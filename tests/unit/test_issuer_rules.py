@@ -300,3 +300,31 @@ def test_a_malformed_key_set_is_a_server_error_that_never_shows_key_material() -
     answer = handle(issuer_with([], store=store), user_request())
     assert answer["error"] == "server_error"
     assert "malformed" in answer["error_description"] and "PRIVATE-PART" not in answer["error_description"]
+
+
+# --- claims per spec ----------------------------------------------------------------------------
+
+
+def test_auth_time_appears_only_when_the_identity_stack_gives_it() -> None:
+    request = user_request()
+    del request["auth_time"]
+    issued = issuer_with([]).issue(request)
+    assert "auth_time" not in decode(issued.tokens[TokenKind.ID])  # an invented one would defeat max_age
+    assert "auth_time" not in decode(issued.tokens[TokenKind.ACCESS])
+    assert decode(issuer_with([]).issue(user_request()).tokens[TokenKind.ID])["auth_time"] == 1795670000
+
+
+def test_no_scope_claim_when_no_scope_was_granted() -> None:
+    m2m = sample("issuer.m2m-token.json")
+    m2m["scope"] = []
+    claims = decode(issuer_with([]).issue(m2m).tokens[TokenKind.M2M])
+    assert "scope" not in claims
+
+
+def test_error_description_keeps_to_rfc_6749_characters_and_the_report_keeps_the_reason() -> None:
+    reason = 'Konto gesperrt: "Zahlung" fehlt \\ bitte zahlen – jetzt'
+    answer = handle(issuer_with([("guard", lambda p, c: reply("guard", "denied", reason=reason), "stop")]), user_request())
+    description = answer["error_description"]
+    assert all(0x20 <= ord(c) <= 0x7E and c not in '"\\' for c in description), description
+    assert description.startswith("Konto gesperrt: ?Zahlung? fehlt ? bitte zahlen ? jetzt")
+    assert answer["workflows"][0]["reason"] == reason

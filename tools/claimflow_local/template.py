@@ -149,7 +149,13 @@ class SamTemplate:
                 return self.resolve(then if self._condition(condition) else otherwise)
             if key == "Fn::Join":
                 separator, items = arg
-                return separator.join(str(self.resolve(i)) for i in items)
+                return separator.join(str(self.resolve(i)) for i in self.resolve(items))
+            if key == "Fn::Split":
+                separator, text = arg
+                return str(self.resolve(text)).split(separator)
+            if key == "Fn::Select":
+                index, items = arg
+                return self.resolve(items)[int(self.resolve(index))]
             if key.startswith("Fn::"):
                 raise TemplateError(f"{key} is not supported by the local emulator")
         return {k: self.resolve(v) for k, v in value.items()}
@@ -217,6 +223,19 @@ class SamTemplate:
     def function_resources(self) -> dict[str, Mapping[str, Any]]:
         """The template's function resources as written (logical id -> resource)."""
         return {k: v for k, v in self.resources.items() if v.get("Type") == "AWS::Serverless::Function"}
+
+    def outputs(self) -> dict[str, Any]:
+        """The stack's outputs as they would resolve (those whose condition holds; None for a
+        value only CloudFormation knows, such as a distribution's domain)."""
+        values: dict[str, Any] = {}
+        for name, output in self.document.get("Outputs", {}).items():
+            if "Condition" in output and not self._condition(output["Condition"]):
+                continue
+            try:
+                values[name] = self.resolve(output["Value"])
+            except TemplateError:
+                values[name] = None
+        return values
 
     def url_functions(self) -> list[str]:
         """The functions that have a Function URL (``FunctionUrlConfig``)."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import jwt
 
-from claimflow.wire.client import IssuerClient, IssuerRefusedError
+from claimflow.wire.client import IssuerRefusedError
 from claimflow_local.stack.deployment import PROJECT_ROOT, LocalDeployment
 from claimflow_local.stack.ports import DEV_PORTS
 from claimflow_local.stack.token_endpoint import TokenRequestEndpoint
@@ -55,7 +55,7 @@ def run_demo(*, root: Path = PROJECT_ROOT, result_path: Path | None = None) -> i
             return 1
         with urllib.request.urlopen(stack.jwks_url, timeout=10) as reply:
             jwks = json.loads(reply.read())
-        issuer_url = stack.emulator.function_urls["JwksFunction"].rstrip("/") if stack.emulator else ""
+        issuer_url = stack.issuer_url
         tokens = {"access_token": response.access_token, "id_token": response.id_token}
         verified: dict[str, Any] = {}
         for name, token in tokens.items():
@@ -90,27 +90,13 @@ def run_demo(*, root: Path = PROJECT_ROOT, result_path: Path | None = None) -> i
         return 0 if subscriber is True else 1
 
 
-def _example_oauth_endpoint(stack: LocalDeployment, issuer: IssuerClient) -> Any:
-    """The example identity stack's client-credentials endpoint, with its clients seeded."""
-    from identity_stack.clients import ClientRegistry
-    from identity_stack.token_endpoint import ClientCredentialsGrant, OAuthTokenEndpoint
-
-    from claimflow.infra.ssm import SsmParameterStore
-
-    assert stack.ssm is not None and stack.emulator is not None
-    registry = ClientRegistry(SsmParameterStore(client=stack.ssm.client(), max_age=30), stage=stack.settings["stage"])
-    for client_id, record in stack.settings.get("example_clients", {}).items():
-        registry.register(client_id, secret=record["secret"], scopes=record["scopes"], audience=record["audience"])
-    grant = ClientCredentialsGrant(issuer, registry)
-    return OAuthTokenEndpoint(grant, port=DEV_PORTS["oauth"]).start()
-
-
 def run_dev(*, root: Path = PROJECT_ROOT) -> int:
     with LocalDeployment(root=root, log=sys.stderr, ports=DEV_PORTS) as stack:
         assert stack.emulator is not None and stack.ssm is not None and stack.third_party is not None
+        assert stack.oauth is not None
         issuer = stack.issuer_client()
         endpoint = TokenRequestEndpoint(issuer, port=DEV_PORTS["token_endpoint"]).start()
-        oauth = _example_oauth_endpoint(stack, issuer)
+        oauth = stack.oauth
         client_id, client = next(iter(stack.settings.get("example_clients", {}).items()))
         print(
             f"""
@@ -120,7 +106,7 @@ claimflow is running locally (Ctrl-C stops it): the built functions (.aws-sam/bu
   token endpoint (identity stack):  POST {endpoint.url}
       curl -s {endpoint.url} -H 'Content-Type: application/json' -d @events/issuer.user-token.json
   JWKS:                             {stack.jwks_url}
-  discovery:                        {stack.emulator.function_urls["JwksFunction"]}.well-known/openid-configuration
+  metadata (RFC 8414):              {stack.issuer_url}/.well-known/oauth-authorization-server
   Lambda endpoint:                  {stack.emulator.endpoint_url}
       aws lambda invoke --endpoint-url {stack.emulator.endpoint_url} --function-name IssuerFunction \\
           --cli-binary-format raw-in-base64-out --payload file://events/issuer.user-token.json out.json
@@ -139,5 +125,4 @@ claimflow is running locally (Ctrl-C stops it): the built functions (.aws-sam/bu
         except KeyboardInterrupt:
             pass
         endpoint.stop()
-        oauth.stop()
     return 0

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from claimflow.config import SsmPaths
 from claimflow.errors import ClaimflowError
 from claimflow.infra.parameters import ParameterStore
-from claimflow.issuer.keys import KeyManager
+from claimflow.issuer.keys import DEFAULT_GRACE_SECONDS, KeyManager
 from claimflow.issuer.signing import SUPPORTED_ALGORITHMS, KeySet
 
 __all__ = ["describe", "main"]
@@ -34,7 +34,12 @@ def main(argv: Sequence[str] | None = None, *, store: ParameterStore | None = No
     parser.add_argument("command", choices=["init", "rotate", "add", "promote", "retire", "publish", "show"])
     parser.add_argument("--stage", help="stage whose keys to manage (default: $CLAIMFLOW_STAGE or 'local')")
     parser.add_argument("--alg", choices=SUPPORTED_ALGORITHMS, default=None, help="algorithm of a new key (init default RS256)")
-    parser.add_argument("--grace-seconds", type=int, default=3600, help="how long a next key is published before it may sign")
+    parser.add_argument(
+        "--grace-seconds",
+        type=int,
+        default=DEFAULT_GRACE_SECONDS,
+        help="how long a next key is published before it may sign (default 2 h 15 min: API Gateway caches JWKS up to 2 h)",
+    )
     parser.add_argument("--keep-previous", type=int, default=1, help="previous keys kept published after a promotion")
     parser.add_argument("--force", action="store_true", help="with init: replace an existing key set")
     args = parser.parse_args(argv)

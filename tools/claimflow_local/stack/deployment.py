@@ -1,5 +1,6 @@
 """A whole claimflow stack on loopback: embedded SSM, the third-party stand-in, signing
-keys, and the Lambda emulator running every function of the built template.
+keys, the example identity stack's OAuth token endpoint (which discovery advertises), and the
+Lambda emulator running every function of the built template.
 
 It builds first (``sam build --cached``, a second when nothing changed), so what runs locally
 is what deploys: the built functions and layer, through the Lambda runtime interface client.
@@ -16,6 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+from identity_stack.clients import ClientRegistry
+from identity_stack.token_endpoint import ClientCredentialsGrant, OAuthTokenEndpoint
 
 from claimflow.infra.lambda_invoke import LambdaInvokeClient
 from claimflow.infra.ssm import SsmParameterStore
@@ -73,6 +77,7 @@ class LocalDeployment:
         self.settings = load_settings(self.settings_path or self.root / "local" / "settings.json")
         self.ssm: EmbeddedSsm | None = None
         self.third_party: StubThirdPartyApi | None = None
+        self.oauth: OAuthTokenEndpoint | None = None
         self.emulator: LambdaEmulator | None = None
 
     def start(self) -> LocalDeployment:
@@ -93,6 +98,7 @@ class LocalDeployment:
         keys = KeyManager(SsmParameterStore(client=client, max_age=0), paths)
         if keys.load() is None:
             keys.init(alg=self.settings.get("signing_algorithm", "RS256"))
+        self.oauth = self._identity_stack(client)
         third_party = self.settings.get("third_party", {})
         self.third_party = StubThirdPartyApi(
             api_key=third_party.get("api_key"),
@@ -100,7 +106,17 @@ class LocalDeployment:
             organizations=third_party.get("client_organizations", {}),
             port=self.ports.get("third_party", 0),
         ).start()
-        overrides = {"Stage": self.settings["stage"], "ThirdPartyApiUrl": self.third_party.url, **self.parameter_overrides}
+        scopes = sorted({scope for client in self.settings.get("example_clients", {}).values() for scope in client["scopes"]})
+        overrides = {
+            "Stage": self.settings["stage"],
+            "ThirdPartyApiUrl": self.third_party.url,
+            "SigningAlgorithm": self.settings.get("signing_algorithm", "RS256"),
+            # What discovery advertises: the example identity stack in front of the issuer.
+            "TokenEndpoint": self.oauth.url,
+            "TokenEndpointAuthMethods": "client_secret_basic,client_secret_post",
+            "ScopesSupported": ",".join(scopes),
+            **self.parameter_overrides,
+        }
         common = {
             "AWS_ENDPOINT_URL_SSM": self.ssm.url,
             "CLAIMFLOW_LOCAL_MODE": "1",
@@ -116,11 +132,20 @@ class LocalDeployment:
             url_ports={"JwksFunction": self.ports.get("jwks", 0)} if "jwks" in self.ports else None,
             log=self.log,
         ).start()
+        self.oauth.grant.issuer = self.issuer_client()
         if self.warm:
             self.emulator.warm()
 
+    def _identity_stack(self, ssm_client: Any) -> OAuthTokenEndpoint:
+        """The example identity stack's token endpoint, its clients seeded; it gets its issuer
+        client once the emulator runs (discovery needs its URL first)."""
+        registry = ClientRegistry(SsmParameterStore(client=ssm_client, max_age=30), stage=self.settings["stage"])
+        for client_id, record in self.settings.get("example_clients", {}).items():
+            registry.register(client_id, secret=record["secret"], scopes=record["scopes"], audience=record["audience"])
+        return OAuthTokenEndpoint(ClientCredentialsGrant(None, registry), port=self.ports.get("oauth", 0)).start()
+
     def stop(self) -> None:
-        for part in (self.emulator, self.third_party, self.ssm):
+        for part in (self.emulator, self.third_party, self.oauth, self.ssm):
             if part is not None:
                 part.stop()
 
@@ -133,9 +158,14 @@ class LocalDeployment:
     # --- clients -------------------------------------------------------------------------------
 
     @property
-    def jwks_url(self) -> str:
+    def issuer_url(self) -> str:
+        """The iss of the local stack's tokens: the JWKS function's URL, as in AWS."""
         assert self.emulator is not None
-        return self.emulator.function_urls["JwksFunction"] + ".well-known/jwks.json"
+        return self.emulator.function_urls["JwksFunction"].rstrip("/")
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.issuer_url}/.well-known/jwks.json"
 
     def issuer_client(self, *, max_pool: int = 16) -> IssuerClient:
         """The identity stack's client for the local issuer (claimflow.wire.client.IssuerClient)."""

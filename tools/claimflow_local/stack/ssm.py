@@ -26,7 +26,12 @@ class EmbeddedSsm:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
 
     def start(self) -> EmbeddedSsm:
+        """Start empty: moto keeps its state per process, so a second server would see the first's."""
+        import urllib.request
+
         self._server.start()
+        reset = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        urllib.request.urlopen(reset, timeout=10).read()
         return self
 
     def stop(self) -> None:

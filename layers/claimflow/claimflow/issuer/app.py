@@ -25,6 +25,7 @@ from claimflow.wire.contracts import TOKEN_REPLY, Outcome
 __all__ = ["build_issuer", "config_from_environment", "error_reply", "handle", "lambda_handler", "token_reply"]
 
 _log = logger_for("claimflow-issuer")
+_warned_kids: set[str] = set()  # keys already reported as signing with another algorithm than configured
 
 
 def config_from_environment(environ: Mapping[str, str] | None = None) -> IssuerConfig:
@@ -41,6 +42,7 @@ def config_from_environment(environ: Mapping[str, str] | None = None) -> IssuerC
         allowed_audiences=frozenset(audiences) if audiences else None,
         issuance_budget_ms=env_int(Env.ISSUANCE_BUDGET_MS, 3000, environ),
         max_token_bytes=env_int(Env.MAX_TOKEN_BYTES, 8192, environ),
+        signing_algorithm=env_str(Env.SIGNING_ALGORITHM, "RS256", environ),
     )
 
 
@@ -135,6 +137,18 @@ def handle(issuer: TokenIssuer, event: Any) -> dict[str, Any]:
         _log.warning(
             "claim written by two workflows; the later wins",
             extra={"token": conflict.token.value, "claim": conflict.claim, "earlier": conflict.earlier, "later": conflict.later},
+        )
+    if issued.kid not in _warned_kids and issued.alg != issuer.config.signing_algorithm:
+        _warned_kids.add(issued.kid)
+        _log.warning(
+            "the active signing key's algorithm is not the configured SigningAlgorithm",
+            extra={
+                "kid": issued.kid,
+                "alg": issued.alg,
+                "configured": issuer.config.signing_algorithm,
+                "fix": f"rotate in a {issuer.config.signing_algorithm} key: ./claimflow keys rotate --alg "
+                f"{issuer.config.signing_algorithm} (twice, a grace period apart)",
+            },
         )
     for run in issued.report:
         if run["outcome"] == Outcome.FAILED:

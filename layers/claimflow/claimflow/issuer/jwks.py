@@ -1,7 +1,6 @@
-"""The JWKS and OpenID discovery endpoints (a Lambda behind a public Function URL).
-
-It reads only the public JWK set (an SSM String written by the key CLI), never the
-private keys.
+"""The JWKS and metadata endpoints (a Lambda behind a public Function URL): the JWK set, RFC
+8414 authorization server metadata and OpenID Connect discovery (``claimflow.issuer.discovery``),
+with CORS for browser clients. It reads only the public JWK set, never the private keys.
 """
 
 from __future__ import annotations
@@ -11,23 +10,50 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from claimflow.config import Env, SsmPaths, env_int, env_str
+from claimflow.config import Env, SsmPaths, env_flag, env_int, env_str
 from claimflow.errors import ClaimflowError
 from claimflow.infra.logs import logger_for
 from claimflow.infra.parameters import ParameterStore
+from claimflow.issuer.discovery import (
+    IdentityStackEndpoints,
+    authorization_server_metadata,
+    endpoints_from_environment,
+    openid_configuration,
+)
 from claimflow.issuer.errors import SigningKeyError
 
 __all__ = ["JwksEndpoints", "lambda_handler"]
 
 _log = logger_for("claimflow-jwks")
 _CACHE_SECONDS = 300
+JWKS_PATH = "/.well-known/jwks.json"
+OPENID_CONFIGURATION_PATH = "/.well-known/openid-configuration"
+OAUTH_METADATA_PATH = "/.well-known/oauth-authorization-server"
+#: Browser clients (SPAs with an OIDC library) fetch these across origins.
+_CORS = {"Access-Control-Allow-Origin": "*"}
+_PREFLIGHT = {
+    **_CORS,
+    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+    "Access-Control-Allow-Headers": "*",
+    "Access-Control-Max-Age": "86400",
+}
 
 
 class JwksEndpoints:
-    def __init__(self, *, store: ParameterStore, paths: SsmPaths, issuer_url: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        store: ParameterStore,
+        paths: SsmPaths,
+        issuer_url: str | None = None,
+        endpoints: IdentityStackEndpoints | None = None,
+        local_mode: bool = False,
+    ) -> None:
         self._store = store
         self._paths = paths
         self._issuer_url = issuer_url.rstrip("/") if issuer_url else None
+        self._endpoints = endpoints or IdentityStackEndpoints()
+        self._scheme = "http" if local_mode else "https"  # Function URLs are HTTPS; the local emulator is not
 
     def jwks(self) -> dict[str, Any]:
         parameter = self._store.get(self._paths.public_jwks)
@@ -36,45 +62,62 @@ class JwksEndpoints:
         document: dict[str, Any] = json.loads(parameter.value)
         return document
 
-    def discovery(self, issuer_url: str) -> dict[str, Any]:
-        issuer = self._issuer_url or issuer_url.rstrip("/")
-        algorithms = sorted({key.get("alg", "RS256") for key in self.jwks()["keys"]})
-        return {
-            "issuer": issuer,
-            "jwks_uri": f"{issuer}/.well-known/jwks.json",
-            "id_token_signing_alg_values_supported": algorithms,
-            "subject_types_supported": ["public"],
-            "response_types_supported": ["code"],
-            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
-            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "jti"],
-        }
+    def issuer(self, domain: str) -> str:
+        """The configured issuer, else this function's own URL. ``domain`` is Lambda's
+        ``requestContext.domainName`` (the URL's domain), never the client's Host header."""
+        return self._issuer_url or f"{self._scheme}://{domain}"
+
+    def algorithms(self) -> list[str]:
+        return sorted({str(key.get("alg", "RS256")) for key in self.jwks()["keys"]})
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """A Function URL (payload 2.0) request in, an HTTP response out."""
         path = str(event.get("rawPath") or "/")
         method = str(event.get("requestContext", {}).get("http", {}).get("method", "GET"))
+        if method == "OPTIONS":
+            return {
+                "statusCode": 204,
+                "headers": {**_PREFLIGHT, "Cache-Control": f"public, max-age={_CACHE_SECONDS}"},
+                "body": "",
+            }
         if method not in ("GET", "HEAD"):
-            return _response(405, {"error": "method_not_allowed"}, {"Allow": "GET, HEAD"})
-        headers = event.get("headers") or {}
-        # Lambda sets domainName to the URL's own domain; the client's Host header is never used.
-        domain = event.get("requestContext", {}).get("domainName") or "localhost"
-        scheme = headers.get("x-forwarded-proto", "https")  # Function URLs are HTTPS; the local emulator says http
+            return _refusal(405, "invalid_request", f"{method} is not allowed", {"Allow": "GET, HEAD, OPTIONS"})
+        issuer = self.issuer(str(event.get("requestContext", {}).get("domainName") or "localhost"))
         try:
-            if path == "/.well-known/jwks.json":
-                return _response(200, self.jwks(), {"Content-Type": "application/jwk-set+json"})
-            if path == "/.well-known/openid-configuration":
-                return _response(200, self.discovery(f"{scheme}://{domain}"), {"Content-Type": "application/json"})
+            if path == JWKS_PATH:
+                return _document(self.jwks(), "application/jwk-set+json")
+            if path == OAUTH_METADATA_PATH:
+                return _document(authorization_server_metadata(issuer, self._endpoints))
+            if path == OPENID_CONFIGURATION_PATH:
+                document = openid_configuration(issuer, self._endpoints, self.algorithms())
+                if document is None:
+                    return _refusal(
+                        404,
+                        "not_found",
+                        f"no authorization endpoint is configured, and OpenID Connect discovery needs one; "
+                        f"the authorization server metadata is at {OAUTH_METADATA_PATH}",
+                    )
+                return _document(document)
         except ClaimflowError as error:
-            _log.error("cannot serve keys", extra={"error": error.description})
-            return _response(503, {"error": "temporarily_unavailable", "error_description": error.description})
-        return _response(404, {"error": "not_found", "paths": ["/.well-known/jwks.json", "/.well-known/openid-configuration"]})
+            _log.error("cannot serve keys", extra={"error": str(error)})
+            return _refusal(503, "temporarily_unavailable", "the keys cannot be read now; try again")
+        return _refusal(404, "not_found", f"serves {JWKS_PATH}, {OPENID_CONFIGURATION_PATH} and {OAUTH_METADATA_PATH}")
 
 
-def _response(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+def _document(body: Mapping[str, Any], content_type: str = "application/json") -> dict[str, Any]:
+    return {
+        "statusCode": 200,
+        "headers": {**_CORS, "Content-Type": content_type, "Cache-Control": f"public, max-age={_CACHE_SECONDS}"},
+        "body": json.dumps(body),
+    }
+
+
+def _refusal(status: int, error: str, description: str, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """An error answer: never stored by a shared cache (a CDN must not serve a passing 503 for minutes)."""
     return {
         "statusCode": status,
-        "headers": {"Content-Type": "application/json", "Cache-Control": f"public, max-age={_CACHE_SECONDS}", **(headers or {})},
-        "body": json.dumps(body),
+        "headers": {**_CORS, "Content-Type": "application/json", "Cache-Control": "no-store", **(headers or {})},
+        "body": json.dumps({"error": error, "error_description": description}),
     }
 
 
@@ -86,6 +129,8 @@ def _endpoints() -> JwksEndpoints:
         store=SsmParameterStore(max_age=env_int(Env.KEYSET_TTL_SECONDS, 300)),
         paths=SsmPaths(),
         issuer_url=env_str(Env.ISSUER_URL, "") or None,
+        endpoints=endpoints_from_environment(),
+        local_mode=env_flag(Env.LOCAL_MODE),
     )
 
 

@@ -23,7 +23,11 @@ from claimflow.infra.parameters import ParameterStore
 from claimflow.issuer.errors import SigningKeyError
 from claimflow.issuer.signing import KeyEntry, KeySet
 
-__all__ = ["KeyManager"]
+__all__ = ["DEFAULT_GRACE_SECONDS", "KeyManager"]
+
+#: How long a new key is published before it signs: longer than resource servers cache the JWKS.
+#: API Gateway's JWT authorizers may cache it for two hours; the margin covers clock and propagation.
+DEFAULT_GRACE_SECONDS = 2 * 3600 + 15 * 60
 
 
 class KeyManager:
@@ -67,7 +71,13 @@ class KeyManager:
         return keyset
 
     def update(
-        self, step: str, *, now: int | None = None, grace_seconds: int = 3600, keep_previous: int = 1, alg: str | None = None
+        self,
+        step: str,
+        *,
+        now: int | None = None,
+        grace_seconds: int = DEFAULT_GRACE_SECONDS,
+        keep_previous: int = 1,
+        alg: str | None = None,
     ) -> KeySet:
         current = self.load()
         if current is None:

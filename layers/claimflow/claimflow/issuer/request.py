@@ -47,6 +47,7 @@ class IssuerConfig:
     allowed_audiences: frozenset[str] | None = None  # None: any audience the identity stack names
     issuance_budget_ms: int = 3000
     max_token_bytes: int = 8192
+    signing_algorithm: str = "RS256"  # of the keys the stack creates; the active key may lag until rotated
 
     def __post_init__(self) -> None:
         if not self.issuer_url.startswith(("https://", "http://")):
@@ -135,9 +136,7 @@ def parse_token_request(document: Any, config: IssuerConfig) -> TokenRequest:
     """Validate against the contract schema, then check the fields make sense together."""
     derived = _derived_field_given(document.get("event") if isinstance(document, Mapping) else None)
     if derived is not None:
-        raise TokenRequestError(
-            f"event.{derived} is derived from the request's {DERIVED_FIELDS[derived]}; leave it out of event"
-        )
+        raise TokenRequestError(f"event.{derived} is derived from the request's {DERIVED_FIELDS[derived]}; leave it out of event")
     doc = validate("token-request.v1", document, error=TokenRequestError)
     trigger = WorkflowTrigger(doc["trigger"])
     audience = tuple(doc["audience"])

@@ -36,6 +36,8 @@ __all__ = ["IssuedTokens", "TokenIssuer", "WorkflowRunner", "invocation_payload"
 class IssuedTokens:
     tokens: dict[TokenKind, str]
     lead: TokenKind  # the token the reply carries as access_token
+    kid: str  # the key that signed them
+    alg: str
     claims: dict[TokenKind, dict[str, Any]]
     expires_in: int
     scope: str
@@ -99,6 +101,8 @@ class TokenIssuer:
         return IssuedTokens(
             tokens=tokens,
             lead=lead,
+            kid=signer.kid,
+            alg=signer.alg,
             claims=final,
             expires_in=int(minted[lead]["exp"] - minted[lead]["iat"]),
             scope=" ".join(request.scope),

@@ -4,6 +4,10 @@ signer that parses the active key once per container (PEM/JWK parsing costs mill
 A key set holds one ``active`` key (signs), at most one ``next`` key (published so resource
 servers cache it before it signs) and ``previous`` keys (still published, so tokens they
 signed keep verifying until they are retired).
+
+Algorithms: RS256 (the default: API Gateway's JWT authorizers accept only RSA), ES256, and
+Ed25519, named as RFC 9864 names it. ``EdDSA``, the polymorphic name RFC 9864 deprecates, is
+still accepted for verifiers that know only it (PyJWT 2.15 among them): the same key type.
 """
 
 from __future__ import annotations
@@ -23,7 +27,11 @@ from claimflow.issuer.errors import SigningKeyError
 
 __all__ = ["SUPPORTED_ALGORITHMS", "KeyEntry", "KeyProvider", "KeySet", "Signer", "generate_key"]
 
-SUPPORTED_ALGORITHMS = ("RS256", "ES256", "EdDSA")
+SUPPORTED_ALGORITHMS = ("RS256", "ES256", "Ed25519", "EdDSA")
+_EDWARDS = ("Ed25519", "EdDSA")
+#: The JWS codec, taught RFC 9864's Ed25519 (PyJWT 2.15 knows only the polymorphic EdDSA).
+_JWS = jwt.PyJWS()
+_JWS.register_algorithm("Ed25519", OKPAlgorithm())
 KEYSET_VERSION = 1
 _STATUSES = ("active", "next", "previous")
 
@@ -37,7 +45,7 @@ def _private_key(alg: str) -> Any:
         from cryptography.hazmat.primitives.asymmetric import ec
 
         return ec.generate_private_key(ec.SECP256R1())
-    if alg == "EdDSA":
+    if alg in _EDWARDS:
         from cryptography.hazmat.primitives.asymmetric import ed25519
 
         return ed25519.Ed25519PrivateKey.generate()
@@ -45,7 +53,7 @@ def _private_key(alg: str) -> Any:
 
 
 def _to_jwk(key: Any, alg: str) -> dict[str, Any]:
-    algorithm = {"RS256": RSAAlgorithm, "ES256": ECAlgorithm, "EdDSA": OKPAlgorithm}[alg]
+    algorithm = {"RS256": RSAAlgorithm, "ES256": ECAlgorithm, "Ed25519": OKPAlgorithm, "EdDSA": OKPAlgorithm}[alg]
     jwk: dict[str, Any] = algorithm.to_jwk(key, as_dict=True)  # type: ignore[attr-defined]
     return jwk
 
@@ -187,12 +195,13 @@ class Signer:
         self.kid = active.kid
         self.alg = active.alg
         try:
-            self._key = jwt.PyJWK(dict(active.jwk), algorithm=active.alg).key
+            self._key = jwt.PyJWK(dict(active.jwk), algorithm="EdDSA" if active.alg in _EDWARDS else active.alg).key
         except jwt.PyJWTError as error:
             raise SigningKeyError(f"active key {active.kid} cannot be loaded: {type(error).__name__}") from None
 
     def sign(self, claims: Mapping[str, Any], *, typ: str) -> str:
-        return jwt.encode(dict(claims), self._key, algorithm=self.alg, headers={"kid": self.kid, "typ": typ})
+        payload = json.dumps(claims, separators=(",", ":")).encode()
+        return _JWS.encode(payload, self._key, algorithm=self.alg, headers={"kid": self.kid, "typ": typ})
 
 
 class KeyProvider:

@@ -32,7 +32,6 @@ TOKEN_REQUEST: Final = "claimflow.token-request/v1"
 TOKEN_REPLY: Final = "claimflow.token-reply/v1"
 
 
-
 class Outcome(StrEnum):
     """How one workflow run ended; the wire value of a reply's ``outcome``."""
 
