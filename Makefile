@@ -18,49 +18,49 @@ export PATH := $(dir $(PYTHON_RUNTIME)):$(PATH)
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
+# Every target carries a `## what it does` comment; `make help` lists them (a test keeps it so).
 .PHONY: help
-help:
-	@echo "make demo    issue a real signed token through the issuer and the seed's workflows (local)"
-	@echo "make dev     keep the local services running and print how to call them"
-	@echo "make test    every test tier, ruff, mypy, checkov, sam validate --lint and sam build"
-	@echo "make bench   benchmarks; writes bench/results.json"
-	@echo "make reliability  fault, bad-input, SSRF and secret suites + load; writes docs/reliability.md"
+help: ## this list
+	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-z][a-z-]*:[^=]*## / {printf "make %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# First runs install; each step says so, and pip shows what it fetches (a minute or two in all).
+PIP_INSTALL := -m pip install --disable-pip-version-check --progress-bar on
 
 $(VENV)/.stamp: requirements-dev.txt layers/claimflow/requirements.txt
 	@test -n "$(PYTHON_RUNTIME)" || { echo "Python $(RUNTIME_VERSION) not found" >&2; exit 1; }
+	@echo "== 1/4 the project venv ($(VENV)): the layer's packages and the test tools"
 	$(PYTHON_RUNTIME) -m venv $(VENV)
-	$(PY) -m pip install -qq --upgrade pip
-	$(PY) -m pip install -qq -r requirements-dev.txt -r layers/claimflow/requirements.txt
+	$(PY) $(PIP_INSTALL) -r requirements-dev.txt -r layers/claimflow/requirements.txt
 	touch $@
 
 $(VENV_SAM)/.stamp: requirements-sam.txt
+	@echo "== 2/4 SAM CLI ($(VENV_SAM)): sam build, sam validate, sam local"
 	$(PYTHON_RUNTIME) -m venv $(VENV_SAM)
-	$(VENV_SAM)/bin/python -m pip install -qq --upgrade pip
-	$(VENV_SAM)/bin/python -m pip install -qq -r requirements-sam.txt
+	$(VENV_SAM)/bin/python $(PIP_INSTALL) -r requirements-sam.txt
 	touch $@
 
 $(VENV_SCAN)/.stamp: requirements-scan.txt
+	@echo "== 4/4 checkov ($(VENV_SCAN)): the template's security scan"
 	$(PYTHON_RUNTIME) -m venv $(VENV_SCAN)
-	$(VENV_SCAN)/bin/python -m pip install -qq --upgrade pip
-	$(VENV_SCAN)/bin/python -m pip install -qq -r requirements-scan.txt
+	$(VENV_SCAN)/bin/python $(PIP_INSTALL) -r requirements-scan.txt
 	touch $@
 
 $(LAMBDA_RUNTIME)/.stamp: requirements-lambda-runtime.txt requirements-lambda-ric.txt
-	@echo "== the local Lambda runtime ($(LAMBDA_RUNTIME)): boto3 and awslambdaric, outside every venv"
+	@echo "== 3/4 the local Lambda runtime ($(LAMBDA_RUNTIME)): boto3 and awslambdaric, outside every venv"
 	rm -rf $(LAMBDA_RUNTIME)
-	$(PYTHON_RUNTIME) -m pip install --disable-pip-version-check -q --target $(LAMBDA_RUNTIME) -r requirements-lambda-runtime.txt
-	$(PYTHON_RUNTIME) -m pip install --disable-pip-version-check -q --target $(LAMBDA_RUNTIME) --no-deps --only-binary=:all: \
+	$(PYTHON_RUNTIME) $(PIP_INSTALL) --target $(LAMBDA_RUNTIME) -r requirements-lambda-runtime.txt
+	$(PYTHON_RUNTIME) $(PIP_INSTALL) --target $(LAMBDA_RUNTIME) --no-deps --only-binary=:all: \
 		-r requirements-lambda-ric.txt || echo "no awslambdaric wheel here: sandboxes run the built-in runtime client"
 	touch $@
 
 .PHONY: venv venv-sam venv-scan lambda-runtime build
-venv: $(VENV)/.stamp
-venv-sam: $(VENV_SAM)/.stamp
-venv-scan: $(VENV_SCAN)/.stamp
-lambda-runtime: $(LAMBDA_RUNTIME)/.stamp
+venv: $(VENV)/.stamp ## the project venv (.venv)
+venv-sam: $(VENV_SAM)/.stamp ## SAM CLI's venv (.venv-sam)
+venv-scan: $(VENV_SCAN)/.stamp ## checkov's venv (.venv-scan)
+lambda-runtime: $(LAMBDA_RUNTIME)/.stamp ## boto3 and awslambdaric as Lambda's runtime has them, for local runs
 
 # What deploys is what runs locally: sam build (cached: seconds when nothing changed).
-build: venv-sam
+build: venv-sam ## sam build --cached: the artifacts that deploy and that local runs execute
 	@echo "== sam build --cached"
 	$(SAM) build --cached --parallel
 
@@ -68,48 +68,48 @@ build: venv-sam
 LOCAL := venv venv-sam lambda-runtime
 
 .PHONY: demo
-demo: $(LOCAL)
+demo: $(LOCAL) ## issue a real signed token through the issuer and the seed's workflows (local)
 	$(PY) -m claimflow_local demo
 
 .PHONY: dev
-dev: $(LOCAL)
-	$(PY) -m claimflow_local dev
+dev: $(LOCAL) ## keep the local services running (ports 3000-3005; PORT_BASE=4000 moves them)
+	$(if $(PORT_BASE),CLAIMFLOW_DEV_PORT_BASE=$(PORT_BASE)) $(PY) -m claimflow_local dev
 
 .PHONY: lint
-lint: venv
+lint: venv ## ruff, mypy, the import contracts and claimflow check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m claimflow_local.cli check
 
 .PHONY: pytest
-pytest: $(LOCAL)
+pytest: $(LOCAL) ## every test tier (unit, functional, template, faults)
 	$(PY) -m pytest
 
 .PHONY: sam-check
-sam-check: venv-sam
+sam-check: venv-sam ## sam validate --lint and sam build
 	$(SAM) validate --lint
 	$(SAM) build --cached --parallel
 
 .PHONY: scan
-scan: venv-scan
+scan: venv-scan ## checkov on template.yaml
 	$(VENV_SCAN)/bin/checkov --skip-download --file template.yaml --framework cloudformation --compact --quiet
 
 .PHONY: test
-test: lint sam-check scan pytest
+test: lint sam-check scan pytest ## everything CI runs: lint, sam-check, scan and pytest
 
 .PHONY: bench
-bench: $(LOCAL)
+bench: $(LOCAL) ## benchmarks, as ratios against baselines in the same run; writes bench/results.json
 	$(PY) -m bench
 
 .PHONY: clean
-clean:
+clean: ## remove the venvs, the build and the caches
 	rm -rf $(VENV) $(VENV_SAM) $(VENV_SCAN) .lambda-runtime .aws-sam .pytest_cache .mypy_cache .ruff_cache demo-result.json
 
 .PHONY: load
-load: $(LOCAL)
+load: $(LOCAL) ## the load run alone (bench.load)
 	$(PY) -m bench.load
 
 .PHONY: reliability
-reliability: $(LOCAL)
+reliability: $(LOCAL) ## fault, bad-input, SSRF and secret suites + load; writes docs/reliability.md
 	$(PY) -m bench.reliability

@@ -21,6 +21,7 @@ SEED_WORKFLOWS = {
 }
 _counter = itertools.count()
 
+
 def load_workflow(directory: str) -> ModuleType:
     """Import functions/<directory>/app.py afresh, as a new Lambda container would."""
     path = FUNCTIONS / directory / "app.py"
@@ -49,8 +50,6 @@ def function_for_event(name: str) -> str:
 def sample(name: str) -> dict[str, Any]:
     document: dict[str, Any] = json.loads((EVENTS / name).read_text())
     return document
-
-
 
 
 _figures_lock = threading.Lock()

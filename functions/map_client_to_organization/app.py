@@ -5,7 +5,6 @@ import os
 
 from claimflow import (
     EventView,
-    FetchStatusError,
     WorkflowSettings,
     WorkflowTrigger,
     create_handler,
@@ -31,19 +30,16 @@ def map_client_to_organization(event: EventView) -> None:
     m2m_token = m2m_token_claims()
 
     client_id = event.context.application.clientId
-    try:
-        directory_entry = fetch(
-            f"{os.environ.get('API_BASE_URL', 'https://my-website.com')}/api/clients/{client_id}",
-            method="GET",
-            response_format="json",
-        ).data
-    except FetchStatusError as error:
-        if error.status == 404:
-            deny_access(f"client {client_id} is not registered with an organization")
-            return
-        raise
+    directory_entry = fetch(
+        f"{os.environ.get('API_BASE_URL', 'https://my-website.com')}/api/clients/{client_id}",
+        {"method": "GET", "responseFormat": "json"},
+    )
+    if directory_entry.status == 404:
+        deny_access(f"client {client_id} is not registered with an organization")
+        return
+    directory_entry.raise_for_status()  # an outage is a failure, never a denial
 
-    m2m_token.org_code = directory_entry["org_code"]
+    m2m_token.org_code = directory_entry.data["org_code"]
 
 
 lambda_handler = create_handler(workflow_settings, map_client_to_organization)

@@ -126,7 +126,7 @@ def outcome(reply: dict[str, Any], workflow_id: str) -> str:
 
 
 THIRD_PARTY_FAULTS = {
-    "500": {"status": 500},
+    "500 with an HTML error page": {"status": 500, "raw_body": b"<html>Internal Server Error</html>"},
     "hangs past the deadline": {"delay_ms": 4000},
     "malformed JSON": {"raw_body": b'{"lifetime_subscriber": tru'},
     "50 MB body": {"raw_body": b"x" * (50 << 20)},
@@ -147,6 +147,21 @@ def test_third_party_faults(stack: LocalDeployment, lam: Any, fault: str, policy
     else:
         assert "lifetime_subscriber" not in claims_of(reply)
         assert outcome(reply, SEED_A[0]) == "failed"
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("status", [404, 500, 503])
+def test_a_third_party_error_status_is_data_to_the_seed_workflow(
+    stack: LocalDeployment, lam: Any, status: int, policy: str
+) -> None:
+    # The seed's fetch returns {data} whatever the status, and `userData.lifetime_subscriber || false` is false.
+    register(stack, lam, [(*SEED_A, policy)])
+    assert stack.third_party is not None
+    stack.third_party.configure(status=status)
+    reply, elapsed = issue(lam)
+    assert_clean(reply, elapsed)
+    assert claims_of(reply)["lifetime_subscriber"] is False
+    assert outcome(reply, SEED_A[0]) == "ok"
 
 
 @pytest.mark.parametrize("policy", POLICIES)

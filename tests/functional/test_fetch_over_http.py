@@ -44,7 +44,7 @@ def test_a_hanging_server_is_a_timeout_within_the_bound(third_party: StubThirdPa
 
 def test_a_name_that_resolves_to_loopback_is_refused_outside_local_mode(third_party: StubThirdPartyApi) -> None:
     port = third_party.url.rsplit(":", 1)[1]
-    with pytest.raises(EgressDeniedError, match="localhost resolves to 127.0.0.1 is a loopback address"):
+    with pytest.raises(EgressDeniedError, match="localhost resolves, but 127.0.0.1 is a loopback address"):
         RequestsHttpClient(allow_private=False).send(HttpRequest("GET", f"https://localhost:{port}/api/user/u"))
     assert third_party.requests == 0
 

@@ -192,6 +192,12 @@ def test_preview_of_a_failure_shows_the_error(tmp_path: Path) -> None:
     settings = json.loads((root / "local" / "settings.json").read_text())
     settings["third_party"]["api_key"] = "the-third-party-wants-another-key"
     (root / "local" / "settings.json").write_text(json.dumps(settings))
+    # The author opts into failing on an error status (the seed's fetch would return the 401 as data).
+    edit(
+        root / "functions" / "add_third_party_data_using_envs" / "app.py",
+        'response_format="json",',
+        'response_format="json",\n        raise_for_status=True,',
+    )
     result = preview(root / "events" / "issuer.user-token.json", root=root)
     failed = {w.id: w for w in result.workflows}["addThirdPartyDataUsingEnvs"]
     assert failed.outcome == "failed" and "answered HTTP 401" in failed.detail

@@ -89,6 +89,7 @@ CHANGED = {
     "GrantTypesSupported": "client_credentials",
     "ScopesSupported": "read:reports",
     "TokenEndpointAuthMethods": "client_secret_post",
+    "DisabledWorkflows": "addThirdPartyDataToAccessToken",
 }
 #: A parameter whose effect shows only beside another one.
 TOGETHER = {"IssuerCertificateArn": {"IssuerDomainName": "auth.example.com"}}

@@ -24,8 +24,8 @@ class Project:
         self.template = SamTemplate.load(self.template_path)
 
     def workflow_dirs(self) -> list[Path]:
-        """functions/<dir>/app.py files that declare workflow_settings."""
-        return sorted(p.parent for p in (self.root / "functions").glob("*/app.py") if "workflow_settings" in p.read_text())
+        """functions/<dir>/app.py files that make a workflow handler (``create_handler``)."""
+        return sorted(p.parent for p in (self.root / "functions").glob("*/app.py") if "create_handler(" in p.read_text())
 
     def load_settings(self, directory: Path) -> Any:
         """The module's WorkflowSettings (importing it validates them, as Lambda's import would)."""
@@ -36,4 +36,4 @@ class Project:
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        return module.workflow_settings
+        return module.lambda_handler.workflow_settings  # set by create_handler, whatever the module names them

@@ -15,11 +15,13 @@ the reply to assert on. No AWS account, no network. Needs ``moto[server]`` in th
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib.util
 import itertools
 import json
 import os
-from collections.abc import Iterator, Mapping
+import socket
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -28,7 +30,8 @@ from typing import Any
 import pytest
 
 from claimflow.config import Env, SsmPaths
-from claimflow.handler import clear_caches
+from claimflow.handler import clear_caches, create_handler, default_services
+from claimflow.infra.http import Resolver
 from claimflow.settings import WorkflowSettings
 from claimflow.tokens import tokens_for
 from claimflow.triggers import WorkflowTrigger
@@ -142,6 +145,7 @@ class WorkflowKit:
         import boto3
 
         self.http = http
+        self.lookups: list[str] = []  # host names fetch resolved, in order (runs with local_mode=False or resolve=)
         self._ssm = boto3.client(
             "ssm", endpoint_url=ssm_url, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
         )
@@ -181,14 +185,39 @@ class WorkflowKit:
         event: str | Path | Mapping[str, Any] | None = None,
         user_id: str = "kp_test_user",
         claims: Mapping[str, Mapping[str, Any]] | None = None,
+        local_mode: bool = True,
+        resolve: Mapping[str, str | Sequence[str]] | Resolver | None = None,
     ) -> WorkflowResult:
         """Run the module's ``lambda_handler`` on ``event`` (a seed-shaped event, a file holding
-        one or a whole invocation request) or on a minimal event for its trigger."""
+        one or a whole invocation request) or on a minimal event for its trigger.
+
+        ``local_mode=False`` runs fetch as deployed: https only, the ``url`` binding's
+        ``allowedHosts`` and the address guard in force (the loopback stub is then out of reach,
+        so a test there shows what is refused). ``resolve`` decides what names resolve to (a
+        mapping of host to addresses, or a ``socket.getaddrinfo``-shaped function); the guard
+        checks those answers, and ``lookups`` records every name looked up.
+        """
         workflow = _load(Path(module))
-        settings: WorkflowSettings = workflow.workflow_settings
+        handler = workflow.lambda_handler
+        settings: WorkflowSettings = handler.workflow_settings
         request = self._request(settings, event, user_id, claims or {})
         clear_caches()
-        return WorkflowResult(json.loads(json.dumps(workflow.lambda_handler(request, None))))
+        if local_mode and resolve is None:
+            reply = handler(request, None)
+        else:
+            # The module's own workflow function under the same handler code, on services set as asked.
+            services = dataclasses.replace(default_services(), local_mode=local_mode, resolve=self._resolver(resolve))
+            reply = create_handler(settings, handler.__wrapped__, services=services)(request, None)
+        return WorkflowResult(json.loads(json.dumps(reply)))
+
+    def _resolver(self, resolve: Mapping[str, str | Sequence[str]] | Resolver | None) -> Resolver:
+        answer: Resolver = socket.getaddrinfo if resolve is None else resolve if callable(resolve) else _table(resolve)
+
+        def recorded(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+            self.lookups.append(host)
+            return answer(host, port, *args, **kwargs)
+
+        return recorded
 
     def _request(
         self,
@@ -212,6 +241,22 @@ class WorkflowKit:
             "tokens": tokens,
             "deadline_ms": 5000,
         }
+
+
+def _table(addresses: Mapping[str, str | Sequence[str]]) -> Resolver:
+    """A ``getaddrinfo`` answering from ``{host: address or [addresses]}``; other names do not resolve."""
+
+    def resolve(host: str, port: int, *_: Any, **__: Any) -> list[Any]:
+        found = addresses.get(host)
+        if found is None:
+            raise socket.gaierror(socket.EAI_NONAME, f"{host} is not in the test's resolve table")
+        listed = [found] if isinstance(found, str) else list(found)
+        return [
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (a, port))
+            for a in listed
+        ]
+
+    return resolve
 
 
 def _minimal_event(trigger: WorkflowTrigger, user_id: str) -> dict[str, Any]:

@@ -110,7 +110,8 @@ def check_patch(token: TokenKind, patch: Mapping[str, Any], reserved: Reserved =
 class CustomClaims(MutableMapping[str, Any]):
     """The current custom claims of one token; every assignment is checked and recorded.
 
-    Attribute access works as in the seed (``access_token.lifetime_subscriber = True``).
+    Attribute access works as in the seed (``access_token.lifetime_subscriber = True``), and a
+    claim that was never set reads as None, as JavaScript's ``undefined`` (``in`` tells them apart).
     """
 
     __slots__ = ("_claims", "_patch", "_reserved", "_token")
@@ -133,6 +134,17 @@ class CustomClaims(MutableMapping[str, Any]):
         return dict(self._patch)
 
     def __getitem__(self, name: str) -> Any:
+        return self._claims.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._claims
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._claims.get(name, default)
+
+    def setdefault(self, name: str, default: Any = None) -> Any:
+        if name not in self._claims:
+            self[name] = default
         return self._claims[name]
 
     def __setitem__(self, name: str, value: Any) -> None:
@@ -153,10 +165,9 @@ class CustomClaims(MutableMapping[str, Any]):
         return len(self._claims)
 
     def __getattr__(self, name: str) -> Any:
-        try:
-            return self._claims[name]
-        except KeyError:
-            raise AttributeError(f"the {self._token.value} has no custom claim '{name}'") from None
+        if name.startswith("__"):  # copy, pickle and friends probe dunders; they are not claims
+            raise AttributeError(name)
+        return self._claims.get(name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         self[name] = value

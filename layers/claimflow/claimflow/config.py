@@ -30,6 +30,7 @@ class Env:
     M2M_TOKEN_TTL = "CLAIMFLOW_M2M_TOKEN_TTL_SECONDS"
     ALLOWED_AUDIENCES = "CLAIMFLOW_ALLOWED_AUDIENCES"
     WORKFLOWS = "CLAIMFLOW_WORKFLOWS"
+    DISABLED_WORKFLOWS = "CLAIMFLOW_DISABLED_WORKFLOWS"  # registered ids that do not run in this stage
     ISSUANCE_BUDGET_MS = "CLAIMFLOW_ISSUANCE_BUDGET_MS"
     MAX_TOKEN_BYTES = "CLAIMFLOW_MAX_TOKEN_BYTES"
     KEYSET_TTL_SECONDS = "CLAIMFLOW_KEYSET_TTL_SECONDS"
@@ -71,6 +72,12 @@ def env_float(name: str, default: float, environ: Mapping[str, str] | None = Non
         return float(raw)
     except ValueError:
         raise ConfigurationError(f"environment variable {name}={raw!r} must be a number") from None
+
+
+def env_list(name: str, default: str = "", environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """A list written with commas or spaces (as CloudFormation's ``CommaDelimitedList`` joins them)."""
+    text = env_str(name, default, environ)
+    return tuple(item for item in (part.strip() for part in text.replace(" ", ",").split(",")) if item)
 
 
 def env_flag(name: str, environ: Mapping[str, str] | None = None) -> bool:

@@ -21,7 +21,7 @@ from claimflow.infra.logs import logger_for
 from claimflow.infra.secrets import container_secrets
 from claimflow.runtime import Invocation, WorkflowServices, activated
 from claimflow.settings import WorkflowSettings
-from claimflow.wire.contracts import WORKFLOW_INVOCATION, Outcome, validate
+from claimflow.wire.contracts import WORKFLOW_INVOCATION, Outcome, event_shape, validate
 
 __all__ = ["WorkflowFunction", "clear_caches", "create_handler", "default_services"]
 
@@ -129,7 +129,7 @@ def create_handler(
         }
         invocation = Invocation(
             settings=settings,
-            event=EventView(request["event"]),
+            event=EventView(request["event"], shape=event_shape(settings.workflow_trigger.value)),
             claims=claims,
             services=svc,
             deadline=time.monotonic() + _deadline_ms(request, context) / 1000,

@@ -8,6 +8,7 @@ and tasks apart.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from claimflow.tokens import TOKENS, TokenKind
 if TYPE_CHECKING:
     from claimflow.claims import CustomClaims
     from claimflow.events import EventView
-    from claimflow.infra.http import HttpClient
+    from claimflow.infra.http import HttpClient, Resolver
     from claimflow.infra.parameters import ParameterStore
     from claimflow.settings import WorkflowSettings
 
@@ -46,6 +47,8 @@ class WorkflowServices:
     fetch_timeout: float = 5.0
     fetch_max_bytes: int = 1 << 20
     env_max_age: float = 60.0
+    #: DNS for fetch, ``socket.getaddrinfo``'s shape (None: the system's); the guard checks its answers.
+    resolve: Resolver | None = None
     _parameters: ParameterStore | None = None
     _http: HttpClient | None = None
 
@@ -62,7 +65,7 @@ class WorkflowServices:
         if self._http is None:
             from claimflow.infra.requests_http import RequestsHttpClient
 
-            self._http = RequestsHttpClient(allow_private=self.local_mode)
+            self._http = RequestsHttpClient(allow_private=self.local_mode, resolve=self.resolve or socket.getaddrinfo)
         return self._http
 
 

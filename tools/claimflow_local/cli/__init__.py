@@ -1,10 +1,13 @@
 """``claimflow``: the workflow author's command line.
 
-claimflow new NAME --trigger user:tokens_generation|m2m:token_generation [--bindings kinde.env kinde.fetch ...]
+claimflow new NAME --trigger user:tokens_generation|m2m:token_generation [--bindings kinde.env ...] [--policy stop|continue]
 claimflow check
-claimflow env set|get|list|unset NAME [VALUE] [--secret] [--workflow ID] --stage STAGE [--local]
+claimflow env set|get|list|unset NAME [VALUE | -] [--from-file PATH] [--secret] [--workflow ID] --stage STAGE [--local]
 claimflow preview --event FILE [--against local|STACK] [--json]
-claimflow keys init|rotate|add|promote|retire|show [--stage STAGE] ...
+claimflow keys init|rotate|add|promote|retire|publish|show [--stage STAGE] [--local] ...
+
+Every failure is one line on standard error naming the fix, and exit status 2 (1 for check's
+problems and preview's denials); never a traceback.
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from claimflow.triggers import WorkflowTrigger
-from claimflow_local.cli.check import find_problems
-from claimflow_local.cli.env import EnvCommandError, EnvironmentManager, ssm_client
-from claimflow_local.cli.new import ScaffoldError, scaffold
+from claimflow_local.cli import keys
+from claimflow_local.cli.check import check_project
+from claimflow_local.cli.env import EnvCommandError, EnvironmentManager, read_value
+from claimflow_local.cli.errors import CommandError, reaching_aws, ssm_client
+from claimflow_local.cli.new import scaffold
 from claimflow_local.cli.preview import preview, render
-from claimflow_local.stack.ports import local_url
+
+__all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,7 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     env = commands.add_parser("env", help="environment variables of workflows (SSM)")
     env.add_argument("action", choices=["set", "get", "list", "unset"])
     env.add_argument("name", nargs="?")
-    env.add_argument("value", nargs="?")
+    env.add_argument("value", nargs="?", help="the value; - reads it from standard input (keeps it out of shell history)")
+    env.add_argument("--from-file", type=Path, help="read the value from a file")
+    newline = env.add_mutually_exclusive_group()
+    newline.add_argument("--strip-newline", dest="newline", action="store_const", const="strip", help="drop a final newline")
+    newline.add_argument("--keep-newline", dest="newline", action="store_const", const="keep", help="store a final newline")
     env.add_argument("--secret", action="store_true", help="store as a SecureString")
     env.add_argument("--workflow", help="a workflow's own variable (default: stage-wide)")
     env.add_argument("--stage", required=True)
@@ -49,33 +59,40 @@ def _parser() -> argparse.ArgumentParser:
     prev.add_argument("--against", default="local", help="'local' (default) or a deployed stack's name")
     prev.add_argument("--json", action="store_true")
 
-    keys = commands.add_parser("keys", help="signing keys of a stage (init, rotate, add, promote, retire, show)", add_help=False)
-    keys.add_argument("rest", nargs=argparse.REMAINDER)
+    keys.add_arguments(
+        commands.add_parser("keys", help="signing keys of a stage (init, rotate, add, promote, retire, publish, show)")
+    )
     return parser
 
 
-def _env(args: argparse.Namespace) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError
-
+def _env(args: argparse.Namespace) -> str:
     manager = EnvironmentManager(ssm_client(local=args.local), stage=args.stage)
-    try:
+    with reaching_aws(local=args.local):
         if args.action == "list":
-            print("\n".join(manager.list(workflow=args.workflow)) or "(none)")
-            return 0
+            return "\n".join(manager.list(workflow=args.workflow)) or "(none)"
         if not args.name:
             raise EnvCommandError(f"env {args.action} needs a NAME")
-        if args.action == "set":
-            if args.value is None:
-                raise EnvCommandError("env set needs a VALUE")
-            print(manager.set(args.name, args.value, secret=args.secret, workflow=args.workflow))
-        elif args.action == "get":
-            print(manager.get(args.name, workflow=args.workflow))
-        else:
-            print(manager.unset(args.name, workflow=args.workflow))
-        return 0
-    except (BotoCoreError, ClientError) as error:
-        where = f"make dev's SSM at {local_url('ssm')} (is make dev running?)" if args.local else "AWS SSM (credentials, region?)"
-        raise EnvCommandError(f"cannot reach {where}: {error}") from None
+        if args.action == "get":
+            return manager.get(args.name, workflow=args.workflow)
+        if args.action == "unset":
+            return manager.unset(args.name, workflow=args.workflow)
+        value = read_value(args.value, from_file=args.from_file, stdin=sys.stdin, newline=args.newline)
+        if args.secret and args.value not in (None, "-"):
+            print("note: the secret is now in your shell history; VALUE - reads it from standard input instead", file=sys.stderr)
+        return manager.set(args.name, value, secret=args.secret, workflow=args.workflow)
+
+
+def _new(args: argparse.Namespace) -> str:
+    root: Path = args.root.resolve()
+    made = scaffold(root, args.name, trigger=args.trigger, bindings=args.bindings, policy=args.policy)
+    lines = [f"wrote {path.relative_to(root)}" for path in made.written]
+    event = made.event.relative_to(root)
+    lines += [
+        f"workflow {made.workflow_id} is function {made.logical_id}",
+        f"  run it alone:  sam build && sam local invoke {made.logical_id} -e {event}",
+        "  with the kit:  make test (its test is in tests/workflows/); then make demo or make dev",
+    ]
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,30 +100,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     root: Path = args.root
     try:
         if args.command == "new":
-            for path in scaffold(root, args.name, trigger=args.trigger, bindings=args.bindings, policy=args.policy):
-                print(f"wrote {path.relative_to(root.resolve()) if path.is_absolute() else path}")
-            print("next: make test (its test runs with the kit), then make demo / make dev")
-            return 0
-        if args.command == "check":
-            problems = find_problems(root)
-            for problem in problems:
-                print(problem)
-            print(f"claimflow check: {len(problems)} problem(s)" if problems else "claimflow check: code and template agree")
-            return 1 if problems else 0
-        if args.command == "env":
-            return _env(args)
-        if args.command == "preview":
+            print(_new(args))
+        elif args.command == "check":
+            report = check_project(root)
+            for line in [*report.problems, *(f"warning: {w}" for w in report.warnings)]:
+                print(line)
+            noted = f" ({len(report.warnings)} warning(s))" if report.warnings else ""
+            print(
+                f"claimflow check: {len(report.problems)} problem(s){noted}"
+                if report.problems
+                else f"claimflow check: code and template agree{noted}"
+            )
+            return 1 if report.problems else 0
+        elif args.command == "env":
+            print(_env(args))
+        elif args.command == "preview":
             result = preview(args.event, against=args.against, root=root)
             print(render(result, as_json=args.json))
             return 0 if result.ok else 1
-        if args.command == "keys":
-            from claimflow_local.cli.keys import main as keys_main
-
-            return keys_main(args.rest)
-    except (ScaffoldError, EnvCommandError) as error:
+        else:
+            print(keys.run(args))
+    except CommandError as error:
         print(f"claimflow {args.command}: {error}", file=sys.stderr)
         return 2
-    return 2
+    return 0
 
 
 if __name__ == "__main__":

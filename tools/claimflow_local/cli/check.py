@@ -1,19 +1,88 @@
 """``claimflow check``: the code and template.yaml must agree. One line per problem, naming
-the file and the fix; exit status 1 when there is any."""
+the file and the fix; exit status 1 when there is any. Two workflows that run on one trigger
+and write the same claim are reported as warnings (the later one wins at run time)."""
 
 from __future__ import annotations
 
+import itertools
+import shlex
+import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from claimflow_local.claims_written import claims_written
 from claimflow_local.iam import required_statements, ssm_arn
 from claimflow_local.project import Project
-from claimflow_local.template import ISSUER
+from claimflow_local.template import ISSUER, RegistryEntry
 
-__all__ = ["find_problems"]
+__all__ = ["CheckReport", "check_project", "find_problems"]
 
 TEMPLATE = "template.yaml"
+SAMCONFIG = "samconfig.toml"
+DISABLED = "DisabledWorkflows"
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    problems: list[str]
+    warnings: list[str]
+
+
+def _listed(text: str) -> set[str]:
+    return {item for item in text.replace(" ", ",").split(",") if item}
+
+
+def _configurations(project: Project) -> dict[str, set[str]]:
+    """Where the workflows that run are decided: the template's default ``DisabledWorkflows``,
+    and each samconfig.toml section that overrides it (one per stage and command)."""
+    default = str(project.template.document.get("Parameters", {}).get(DISABLED, {}).get("Default", ""))
+    found = {f"{TEMPLATE} default": _listed(default)}
+    path = project.root / SAMCONFIG
+    config = tomllib.loads(path.read_text()) if path.exists() else {}
+    for env, commands in config.items():
+        for command, section in commands.items() if isinstance(commands, dict) else ():
+            overrides = section.get("parameters", {}).get("parameter_overrides") if isinstance(section, dict) else None
+            if overrides is None:
+                continue
+            words = shlex.split(overrides) if isinstance(overrides, str) else [str(o) for o in overrides]
+            values = dict(word.split("=", 1) for word in words if "=" in word)
+            if DISABLED in values:
+                found[f"{SAMCONFIG} [{env}.{command}.parameters]"] = _listed(values[DISABLED])
+    return found
+
+
+def _disabled_problems(configurations: Mapping[str, set[str]], registry: list[RegistryEntry]) -> list[str]:
+    registered = {entry.id for entry in registry}
+    return [
+        f"{where}: {DISABLED} names {', '.join(sorted(ids - registered))}, which CLAIMFLOW_WORKFLOWS does not register "
+        f"(registered: {', '.join(sorted(registered))}) — fix the id; the issuer refuses to start with it"
+        for where, ids in configurations.items()
+        if ids - registered
+    ]
+
+
+def _conflicts(
+    written: Mapping[str, tuple[str, dict[Any, set[str]]]], registry: list[RegistryEntry], configurations: Mapping[str, set[str]]
+) -> list[str]:
+    """Pairs of workflows on one trigger, both running in some configuration, setting one claim."""
+    warnings = []
+    for first, second in itertools.combinations(registry, 2):
+        if first.trigger != second.trigger or first.id not in written or second.id not in written:
+            continue
+        together = [where for where, off in configurations.items() if first.id not in off and second.id not in off]
+        if not together:
+            continue
+        (first_file, first_claims), (second_file, second_claims) = written[first.id], written[second.id]
+        for token in sorted(set(first_claims) & set(second_claims)):
+            for claim in sorted(first_claims[token] & second_claims[token]):
+                warnings.append(
+                    f"{first_file} and {second_file} both set '{claim}' on the {token.value} for {first.trigger} "
+                    f"(both run in: {', '.join(together)}); {second.id} runs later and wins — rename one claim, "
+                    f"or run one per stage with {DISABLED}"
+                )
+    return warnings
 
 
 def _statements(resource: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -64,6 +133,10 @@ def _iam_problems(logical_id: str, resource: Mapping[str, Any], workflow_id: str
 
 
 def find_problems(root: Path) -> list[str]:
+    return check_project(root).problems
+
+
+def check_project(root: Path) -> CheckReport:
     project = Project(root)
     template = project.template
     problems: list[str] = []
@@ -71,6 +144,7 @@ def find_problems(root: Path) -> list[str]:
     registry = template.registry()
     by_function = {registered.function: registered for registered in registry}
     seen_ids: dict[str, str] = {}
+    written: dict[str, tuple[str, dict[Any, set[str]]]] = {}
 
     for registered in registry:
         if registered.function not in functions:
@@ -89,6 +163,7 @@ def find_problems(root: Path) -> list[str]:
         if settings.id in seen_ids:
             problems.append(f"{where}: workflow id '{settings.id}' is also used by {seen_ids[settings.id]} — ids must be unique")
         seen_ids[settings.id] = where
+        written[settings.id] = (where, claims_written(directory / "app.py"))
         logical_id = template.logical_id_for(directory)
         if logical_id is None:
             problems.append(
@@ -124,4 +199,6 @@ def find_problems(root: Path) -> list[str]:
     ids = [e.id for e in registry]
     for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
         problems.append(f"{TEMPLATE}: workflow id '{duplicate}' is registered more than once in CLAIMFLOW_WORKFLOWS")
-    return problems
+    configurations = _configurations(project)
+    problems += _disabled_problems(configurations, registry)
+    return CheckReport(problems, _conflicts(written, registry, configurations))

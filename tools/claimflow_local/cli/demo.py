@@ -16,7 +16,7 @@ import jwt
 
 from claimflow.wire.client import IssuerRefusedError
 from claimflow_local.stack.deployment import PROJECT_ROOT, LocalDeployment
-from claimflow_local.stack.ports import DEV_PORTS
+from claimflow_local.stack.ports import busy_ports, dev_ports
 from claimflow_local.stack.token_endpoint import TokenRequestEndpoint
 
 __all__ = ["run_demo", "run_dev"]
@@ -91,11 +91,25 @@ def run_demo(*, root: Path = PROJECT_ROOT, result_path: Path | None = None) -> i
 
 
 def run_dev(*, root: Path = PROJECT_ROOT) -> int:
-    with LocalDeployment(root=root, log=sys.stderr, ports=DEV_PORTS) as stack:
+    try:
+        ports = dev_ports()
+    except ValueError as error:
+        print(f"make dev: {error}", file=sys.stderr)
+        return 2
+    taken = busy_ports(ports)
+    if taken:
+        named = ", ".join(f"{port} ({name})" for name, port in taken)
+        print(
+            f"make dev: port {named} already in use on 127.0.0.1 — is another make dev running? "
+            f"Stop it, or move every port: make dev PORT_BASE={ports['token_endpoint'] + 100}",
+            file=sys.stderr,
+        )
+        return 2
+    with LocalDeployment(root=root, log=sys.stderr, ports=ports) as stack:
         assert stack.emulator is not None and stack.ssm is not None and stack.third_party is not None
         assert stack.oauth is not None
         issuer = stack.issuer_client()
-        endpoint = TokenRequestEndpoint(issuer, port=DEV_PORTS["token_endpoint"]).start()
+        endpoint = TokenRequestEndpoint(issuer, port=ports["token_endpoint"]).start()
         oauth = stack.oauth
         client_id, client = next(iter(stack.settings.get("example_clients", {}).items()))
         print(

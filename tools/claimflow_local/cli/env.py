@@ -5,21 +5,22 @@ echoed back."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 from claimflow.config import SsmPaths
 from claimflow.infra.secrets import REDACTED
-from claimflow_local.stack.ports import local_url
+from claimflow_local.cli.errors import CommandError
 
-__all__ = ["EnvCommandError", "EnvironmentManager", "ssm_client"]
+__all__ = ["EnvCommandError", "EnvironmentManager", "read_value"]
 
 # The binding reads the parameters directly under a path (non-recursive), so a name must be
 # one path segment; keep to names a program would use for a variable.
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
-class EnvCommandError(Exception):
-    pass
+class EnvCommandError(CommandError):
+    """An env command was given a name or value it cannot store."""
 
 
 class EnvironmentManager:
@@ -76,18 +77,33 @@ class EnvironmentManager:
         return f"unset {full}"
 
 
-def ssm_client(*, local: bool) -> Any:
-    import boto3
-    from botocore.config import Config
+def read_value(value: str | None, *, from_file: Path | None, stdin: TextIO, newline: str | None) -> str:
+    """The value to store: the argument, standard input (``-``) or a file's contents.
 
-    config = Config(connect_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
-    if not local:
-        return boto3.client("ssm", config=config)
-    return boto3.client(
-        "ssm",
-        endpoint_url=local_url("ssm"),
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=config,
-    )
+    A value read from stdin or a file that ends with a newline (``echo`` and editors add one)
+    is refused unless ``newline`` says ``strip`` or ``keep``: a stray newline in an API key
+    breaks the header it is sent in, while a PEM key may mean it.
+    """
+    if from_file is not None and value is not None:
+        raise EnvCommandError("give the value once: as VALUE, as - (standard input) or with --from-file")
+    if from_file is not None:
+        try:
+            text, source = from_file.read_text(), str(from_file)
+        except OSError as error:
+            raise EnvCommandError(f"cannot read --from-file {from_file}: {error.strerror}") from None
+    elif value == "-":
+        text, source = stdin.read(), "standard input"
+    elif value is None:
+        raise EnvCommandError("env set needs a VALUE, - to read it from standard input, or --from-file PATH")
+    else:
+        return value
+    if text.endswith("\n") and newline != "keep":
+        if newline != "strip":
+            raise EnvCommandError(
+                f"the value from {source} ends with a newline; pass --strip-newline to drop it "
+                "(what you want for an API key), or --keep-newline to store it (e.g. a PEM key)"
+            )
+        text = text.removesuffix("\n").removesuffix("\r")
+    if not text:
+        raise EnvCommandError(f"the value from {source} is empty")
+    return text

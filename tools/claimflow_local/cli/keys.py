@@ -1,4 +1,4 @@
-"""``claimflow keys init|rotate|add|promote|retire|publish|show``: the signing keys of a stage, in SSM.
+"""``claimflow keys init|rotate|add|promote|retire|publish|show [--stage S] [--local]``: the signing keys of a stage, in SSM.
 
 Writes the private key set (SecureString) and the public JWKS (String) together through
 ``claimflow.issuer.keys.KeyManager``. Rotation that keeps old tokens valid: ``rotate``
@@ -18,8 +18,9 @@ from claimflow.errors import ClaimflowError
 from claimflow.infra.parameters import ParameterStore
 from claimflow.issuer.keys import DEFAULT_GRACE_SECONDS, KeyManager
 from claimflow.issuer.signing import SUPPORTED_ALGORITHMS, KeySet
+from claimflow_local.cli.errors import CommandError, reaching_aws, ssm_client
 
-__all__ = ["describe", "main"]
+__all__ = ["add_arguments", "describe", "main", "run"]
 
 
 def describe(keyset: KeySet) -> str:
@@ -29,10 +30,10 @@ def describe(keyset: KeySet) -> str:
     )
 
 
-def main(argv: Sequence[str] | None = None, *, store: ParameterStore | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="claimflow keys", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["init", "rotate", "add", "promote", "retire", "publish", "show"])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["init", "rotate", "add", "promote", "retire", "publish", "show"])
     parser.add_argument("--stage", help="stage whose keys to manage (default: $CLAIMFLOW_STAGE or 'local')")
+    parser.add_argument("--local", action="store_true", help="the embedded SSM of `make dev` instead of AWS")
     parser.add_argument("--alg", choices=SUPPORTED_ALGORITHMS, default=None, help="algorithm of a new key (init default RS256)")
     parser.add_argument(
         "--grace-seconds",
@@ -42,28 +43,42 @@ def main(argv: Sequence[str] | None = None, *, store: ParameterStore | None = No
     )
     parser.add_argument("--keep-previous", type=int, default=1, help="previous keys kept published after a promotion")
     parser.add_argument("--force", action="store_true", help="with init: replace an existing key set")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace, *, store: ParameterStore | None = None) -> str:
+    """Do ``args.action``; return the key set as ``show`` prints it. Raises ``CommandError``."""
     if store is None:
         from claimflow.infra.ssm import SsmParameterStore
 
-        store = SsmParameterStore(max_age=0)
+        store = SsmParameterStore(client=ssm_client(local=args.local), max_age=0)
     manager = KeyManager(store, SsmPaths(stage=args.stage))
     try:
-        if args.command == "init":
-            keyset = manager.init(alg=args.alg or "RS256", force=args.force)
-        elif args.command == "publish":
-            keyset = manager.publish()
-        elif args.command == "show":
-            loaded = manager.load()
-            if loaded is None:
-                raise ClaimflowError(f"no key set at {manager.paths.signing_keyset}; run 'init' first")
-            keyset = loaded
-        else:
-            keyset = manager.update(
-                args.command, grace_seconds=args.grace_seconds, keep_previous=args.keep_previous, alg=args.alg
-            )
+        with reaching_aws(local=args.local):
+            if args.action == "init":
+                keyset = manager.init(alg=args.alg or "RS256", force=args.force)
+            elif args.action == "publish":
+                keyset = manager.publish()
+            elif args.action == "show":
+                loaded = manager.load()
+                if loaded is None:
+                    raise CommandError(f"no key set at {manager.paths.signing_keyset}; run 'claimflow keys init' first")
+                keyset = loaded
+            else:
+                keyset = manager.update(
+                    args.action, grace_seconds=args.grace_seconds, keep_previous=args.keep_previous, alg=args.alg
+                )
     except ClaimflowError as error:
-        print(f"error: {error}", file=sys.stderr)
+        raise CommandError(str(error)) from None
+    return describe(keyset)
+
+
+def main(argv: Sequence[str] | None = None, *, store: ParameterStore | None = None) -> int:
+    """``claimflow keys ...`` on its own (the stores of tests are passed in)."""
+    parser = argparse.ArgumentParser(prog="claimflow keys", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    try:
+        print(run(parser.parse_args(argv), store=store))
+    except CommandError as error:
+        print(f"claimflow keys: {error}", file=sys.stderr)
         return 1
-    print(describe(keyset))
     return 0

@@ -6,22 +6,36 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from claimflow.bindings import BINDINGS
+from claimflow.errors import InvalidSettingsError
 from claimflow.issuer.request import IssuerConfig, parse_token_request
+from claimflow.settings import WorkflowSettings
 from claimflow.tokens import TOKENS, lead_token, tokens_for
 from claimflow.triggers import WorkflowTrigger
 from claimflow.wire.contracts import WORKFLOW_INVOCATION
+from claimflow_local.cli.errors import CommandError
 from claimflow_local.iam import required_statements, statements_yaml
 
-__all__ = ["ScaffoldError", "scaffold"]
+__all__ = ["ScaffoldError", "Scaffolded", "scaffold"]
 
 MARKER = "  # claimflow new: workflow resources go above this line.\n"
 
 
-class ScaffoldError(Exception):
-    pass
+class ScaffoldError(CommandError):
+    """``new`` was asked for something it cannot scaffold; nothing was written."""
+
+
+@dataclass(frozen=True)
+class Scaffolded:
+    """What ``new`` wrote, and the names to run it by."""
+
+    workflow_id: str
+    logical_id: str
+    event: Path
+    written: list[Path]
 
 
 def _words(name: str) -> list[str]:
@@ -157,7 +171,7 @@ def _register(template: str, logical_id: str, workflow_id: str, trigger: Workflo
     return text.rstrip("\n") + f"\n  {logical_id}Arn:\n    Value: !GetAtt {logical_id}.Arn\n"
 
 
-def scaffold(root: Path, name: str, *, trigger: str, bindings: list[str], policy: str = "stop") -> list[Path]:
+def scaffold(root: Path, name: str, *, trigger: str, bindings: list[str], policy: str = "stop") -> Scaffolded:
     try:
         parsed_trigger = WorkflowTrigger(trigger)
     except ValueError:
@@ -175,6 +189,12 @@ def scaffold(root: Path, name: str, *, trigger: str, bindings: list[str], policy
         raise ScaffoldError(f"--bindings {', '.join(unknown)}: use some of {', '.join(BINDINGS)}")
     for binding in list(chosen):  # what a binding's functions need beside it (fetch needs url)
         chosen += [needed for needed in BINDINGS[binding].requires if needed not in chosen]
+    try:  # the settings the module will declare, validated as its import will, before anything is written
+        WorkflowSettings(
+            id=workflow_id, trigger=parsed_trigger, failure_policy=policy, bindings={binding: {} for binding in chosen}
+        )
+    except InvalidSettingsError as error:
+        raise ScaffoldError(f"nothing written: {error}") from None
     code_dir = root / "functions" / directory
     if code_dir.exists():
         raise ScaffoldError(f"functions/{directory} already exists")
@@ -199,4 +219,5 @@ def scaffold(root: Path, name: str, *, trigger: str, bindings: list[str], policy
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     template_path.write_text(template)
-    return [*written, template_path]
+    event = root / "events" / f"workflow.{workflow_id}.json"
+    return Scaffolded(workflow_id, logical_id, event, [*written, template_path])

@@ -15,13 +15,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from claimflow.issuer.app import config_from_environment
-from claimflow.issuer.registry import WorkflowRegistry
+from claimflow.issuer.app import config_from_environment, registry_from_environment
 from claimflow.issuer.request import parse_token_request
 from claimflow.issuer.service import invocation_payload
 from claimflow.tokens import TOKENS
+from claimflow.wire.contracts import TOKEN_REQUEST, WORKFLOW_INVOCATION
+from claimflow_local.cli.errors import CommandError, reaching_aws
+from claimflow_local.template import SamTemplate
 
-__all__ = ["Preview", "preview", "render"]
+__all__ = ["Preview", "PreviewError", "preview", "read_token_request", "render"]
 
 
 @dataclass
@@ -62,12 +64,11 @@ def _target(against: str, root: Path) -> Iterator[tuple[Any, str]]:
         return
     import boto3
 
-    outputs = {
-        o["OutputKey"]: o["OutputValue"]
-        for o in boto3.client("cloudformation").describe_stacks(StackName=against)["Stacks"][0].get("Outputs", [])
-    }
+    with reaching_aws(local=False, service="CloudFormation"):
+        stacks = boto3.client("cloudformation").describe_stacks(StackName=against)["Stacks"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     if "IssuerFunctionName" not in outputs:
-        raise SystemExit(f"stack {against} has no IssuerFunctionName output; is it a claimflow stack?")
+        raise PreviewError(f"stack {against} has no IssuerFunctionName output; is it a claimflow stack?")
     yield boto3.client("lambda"), outputs["IssuerFunctionName"]
 
 
@@ -78,13 +79,49 @@ def _invoke(client: Any, function: str, payload: Mapping[str, Any]) -> tuple[Any
     return body, (time.perf_counter() - started) * 1000, response.get("FunctionError")
 
 
+class PreviewError(CommandError):
+    """The event given to preview is not a token request it can run."""
+
+
+def _samples(root: Path) -> str:
+    found = sorted(p.name for p in (root / "events").glob("issuer.*.json"))
+    return ", ".join(f"events/{name}" for name in found) or "events/issuer.user-token.json"
+
+
+def read_token_request(event_path: Path, root: Path) -> dict[str, Any]:
+    """The token request in ``event_path``; any other event is refused naming what it is for."""
+    try:
+        document = json.loads(event_path.read_text())
+    except FileNotFoundError:
+        raise PreviewError(f"no event file at {event_path}; preview takes a token request such as {_samples(root)}") from None
+    except (OSError, ValueError) as error:
+        raise PreviewError(f"cannot read {event_path} as JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise PreviewError(f"{event_path} holds a JSON {type(document).__name__}, not a token request")
+    if document.get("contract") == TOKEN_REQUEST:
+        return document
+    invoke = f"`sam local invoke {{function}} -e {event_path}`"
+    if document.get("contract") == WORKFLOW_INVOCATION:
+        registered = {entry.id: entry.function for entry in SamTemplate.load(root / "template.yaml").registry()}
+        function = registered.get(str(document.get("workflow_id")), "the workflow's function")
+        what = f"a workflow invocation for {function} (workflow {document.get('workflow_id')})"
+        hint = invoke.format(function=function)
+    elif "triggerSource" in document:
+        what, hint = "a Cognito trigger event for IssuerFunction", invoke.format(function="IssuerFunction")
+    elif "requestContext" in document or "rawPath" in document:
+        what, hint = "an HTTP event for JwksFunction (its Function URL)", invoke.format(function="JwksFunction")
+    else:
+        raise PreviewError(f"{event_path} is not a token request (contract {TOKEN_REQUEST}); try {_samples(root)}")
+    raise PreviewError(f"{event_path} is {what}: run it with {hint}; preview takes a token request such as {_samples(root)}")
+
+
 def preview(event_path: Path, *, against: str = "local", root: Path = Path(".")) -> Preview:
-    document = json.loads(event_path.read_text())
+    document = read_token_request(event_path, root)
     with _target(against, root) as (client, issuer):
         variables = client.get_function_configuration(FunctionName=issuer)["Environment"]["Variables"]
         # The same request, event and invocations the issuer builds, from the issuer's own configuration.
         request = parse_token_request(document, config_from_environment(variables))
-        registry = WorkflowRegistry.from_json(variables.get("CLAIMFLOW_WORKFLOWS", "[]"))
+        registry = registry_from_environment(variables)
         runs = []
         for registration in registry.for_trigger(request.trigger):
             payload = invocation_payload(

@@ -1,23 +1,59 @@
-"""The fixed loopback ports of ``make dev``, in one place (the README, the CLI's ``--local``
-and the stack all read them here). Tests and ``make demo`` use free ports instead."""
+"""The loopback ports of ``make dev``, in one place (the README, the CLI's ``--local`` and the
+stack all read them here). Tests and ``make demo`` use free ports instead.
+
+``make dev`` takes six consecutive ports from 3000; ``CLAIMFLOW_DEV_PORT_BASE`` (``make dev
+PORT_BASE=4000``) moves them all, and the CLI's ``--local`` follows the same variable.
+"""
 
 from __future__ import annotations
 
+import os
+import socket
+from collections.abc import Mapping
 from types import MappingProxyType
 
-__all__ = ["DEV_PORTS", "local_url"]
+__all__ = ["DEV_PORTS", "PORT_BASE_VARIABLE", "busy_ports", "dev_ports", "local_url"]
 
-DEV_PORTS = MappingProxyType(
+PORT_BASE_VARIABLE = "CLAIMFLOW_DEV_PORT_BASE"
+
+#: Each service's offset from the base port (3000 unless moved).
+_OFFSETS = MappingProxyType(
     {
-        "token_endpoint": 3000,  # POST /token with a token request (contract v1)
-        "lambda": 3001,  # the Lambda Invoke API (the emulator)
-        "jwks": 3002,  # the JWKS function's URL: JWKS and discovery
-        "ssm": 3003,  # the embedded SSM (moto)
-        "third_party": 3004,  # the seed's third-party API stand-in
-        "oauth": 3005,  # the example identity stack's OAuth token endpoint
+        "token_endpoint": 0,  # POST /token with a token request (contract v1)
+        "lambda": 1,  # the Lambda Invoke API (the emulator)
+        "jwks": 2,  # the JWKS function's URL: JWKS and discovery
+        "ssm": 3,  # the embedded SSM (moto)
+        "third_party": 4,  # the seed's third-party API stand-in
+        "oauth": 5,  # the example identity stack's OAuth token endpoint
     }
 )
+_DEFAULT_BASE = 3000
+
+
+def dev_ports(environ: Mapping[str, str] | None = None) -> Mapping[str, int]:
+    """The ports ``make dev`` listens on: from ``CLAIMFLOW_DEV_PORT_BASE``, else 3000."""
+    text = (os.environ if environ is None else environ).get(PORT_BASE_VARIABLE, "").strip()
+    if text and not (text.isdigit() and 1024 <= int(text) <= 65535 - len(_OFFSETS)):
+        raise ValueError(f"{PORT_BASE_VARIABLE}={text!r}: use a port number from 1024 to {65535 - len(_OFFSETS)}")
+    base = int(text) if text else _DEFAULT_BASE
+    return MappingProxyType({name: base + offset for name, offset in _OFFSETS.items()})
+
+
+#: The default ports (base 3000), as the samconfig.toml local sections and the README name them.
+DEV_PORTS = dev_ports({})
 
 
 def local_url(service: str) -> str:
-    return f"http://127.0.0.1:{DEV_PORTS[service]}"
+    return f"http://127.0.0.1:{dev_ports()[service]}"
+
+
+def busy_ports(ports: Mapping[str, int]) -> list[tuple[str, int]]:
+    """The (service, port) pairs something on 127.0.0.1 already listens on."""
+    taken = []
+    for name, port in ports.items():
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))  # no SO_REUSEADDR: a listener (or TIME_WAIT) means busy
+            except OSError:
+                taken.append((name, port))
+    return taken

@@ -19,10 +19,23 @@ __all__ = ["EnvironmentVariable", "EnvironmentVariables", "get_environment_varia
 
 @dataclass(frozen=True)
 class EnvironmentVariable:
-    """The seed's ``{value, isSecret}``. Neither repr nor str shows a secret value."""
+    """The seed's ``{value, isSecret}``: ``variable.value``, ``variable["value"]``,
+    ``variable["isSecret"]`` and ``variable.isSecret`` all read as the seed's do. Neither repr
+    nor str shows a secret value."""
 
     value: str = field(repr=False)
     is_secret: bool = False
+
+    @property
+    def isSecret(self) -> bool:
+        return self.is_secret
+
+    def __getitem__(self, key: str) -> str | bool:
+        if key == "value":
+            return self.value
+        if key in ("isSecret", "is_secret"):
+            return self.is_secret
+        raise KeyError(f"an environment variable has 'value' and 'isSecret', not {key!r}")
 
     def __repr__(self) -> str:
         return f"EnvironmentVariable(value={REDACTED if self.is_secret else repr(self.value)}, is_secret={self.is_secret})"

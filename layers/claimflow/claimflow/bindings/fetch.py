@@ -1,6 +1,11 @@
 """The ``kinde.fetch`` and ``kinde.secureFetch`` bindings: the seed's HTTP functions, with
 status and headers added. Both need the ``url`` binding beside them, as the seed's do.
 
+Called as the seed calls them, ``fetch(url, {"method": "GET", "responseFormat": "json"})``, or
+with keywords, ``fetch(url, method="GET", response_format="json")``. Like the seed's, a call
+returns a result whatever the HTTP status (``result.status`` says which), is awaitable, and
+reads as ``result.data`` or ``result["data"]``. ``raise_for_status`` opts into an error instead.
+
 Core logic only: binding checks, URL policy, redirects, the deadline, body encoding and
 response parsing. Sockets live behind the ``HttpClient`` port.
 """
@@ -11,7 +16,7 @@ import base64
 import json
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urljoin
@@ -20,9 +25,10 @@ from claimflow.bindings import needed_for
 from claimflow.errors import FetchError, FetchStatusError, ParameterStoreError
 from claimflow.infra.egress import CheckedUrl, check_url
 from claimflow.infra.http import HttpRequest, HttpResponse
+from claimflow.infra.logs import logger_for
 from claimflow.runtime import Invocation, current_invocation
 
-__all__ = ["FetchResult", "fetch", "secure_fetch"]
+__all__ = ["FetchOptions", "FetchResult", "fetch", "secure_fetch"]
 
 ResponseFormat = Literal["json", "text"]
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
@@ -34,11 +40,81 @@ _CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization
 
 @dataclass(frozen=True)
 class FetchResult:
-    """The seed's ``{ data }``, plus the status and headers it leaves out."""
+    """The seed's ``{ data }``, plus the status, the headers and the URL that answered.
+
+    Awaitable (``await fetch(...)`` in an ``async`` workflow finishes at once) and subscriptable
+    with the seed's keys, so ``(await fetch(url, options))["data"]`` ports unchanged.
+    """
 
     data: Any
     status: int
     headers: Mapping[str, str] = field(default_factory=dict)
+    url: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the status is below 400."""
+        return self.status < 400
+
+    def raise_for_status(self) -> FetchResult:
+        """Raise ``FetchStatusError`` on a 4xx or 5xx status; return the result otherwise."""
+        if not self.ok:
+            raise FetchStatusError(self.url, self.status, self.data)
+        return self
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in ("data", "status", "headers"):
+            raise KeyError(f"a fetch result has 'data', 'status' and 'headers', not {key!r}")
+        return getattr(self, key)
+
+    def __await__(self) -> Generator[None, None, FetchResult]:
+        yield from ()
+        return self
+
+
+#: Option names as the seed spells them (and as Python does), to the keyword they set.
+_OPTION_KEYS: Mapping[str, str] = {
+    "method": "method",
+    "headers": "headers",
+    "body": "body",
+    "responseFormat": "response_format",
+    "response_format": "response_format",
+    "timeout": "timeout",
+    "sensitiveHeaders": "sensitive_headers",
+    "sensitive_headers": "sensitive_headers",
+    "raiseForStatus": "raise_for_status",
+    "raise_for_status": "raise_for_status",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class FetchOptions:
+    """One call's options, from the seed's options object and keyword arguments together."""
+
+    method: str = "GET"
+    headers: Mapping[str, str] | None = None
+    body: Any = None
+    response_format: ResponseFormat = "json"
+    timeout: float | None = None
+    sensitive_headers: Iterable[str] = ()
+    raise_for_status: bool = False
+
+    @classmethod
+    def merge(cls, url: str, options: Mapping[str, Any] | None, keywords: Mapping[str, Any], *, method: str) -> FetchOptions:
+        """The options object and the keywords given (None = not given); a name in both is refused."""
+        if options is not None and not isinstance(options, Mapping):
+            raise FetchError(url, f"the options must be a mapping such as {{'method': 'GET'}}, not {type(options).__name__}")
+        merged: dict[str, Any] = {"method": method}
+        given = {name: value for name, value in keywords.items() if value is not None}
+        for key, value in (options or {}).items():
+            name = _OPTION_KEYS.get(key)
+            if name is None:
+                accepted = ", ".join(k for k, v in _OPTION_KEYS.items() if "_" not in k)
+                raise FetchError(url, f"unknown option {key!r}; the options are: {accepted}")
+            if name in given:
+                raise FetchError(url, f"option {key!r} is given both in the options and as the keyword {name}=")
+            merged[name] = value
+        return cls(**{**merged, **given})
 
 
 def _encode_body(body: Any, headers: dict[str, str]) -> bytes | None:
@@ -62,31 +138,23 @@ def _parse(url: str, response: HttpResponse, response_format: ResponseFormat) ->
     try:
         return json.loads(text)
     except ValueError as error:
-        raise FetchError(url, f"the body is not JSON ({error.args[0]}); pass response_format='text' to read it as text") from None
+        if response.status >= 400:
+            return text  # an error page is often HTML; the status already says what went wrong
+        raise FetchError(url, f"the body is not JSON ({error.args[0]}); pass responseFormat 'text' to read it as text") from None
 
 
-def _send(
-    invocation: Invocation,
-    url: str,
-    *,
-    method: str,
-    headers: Mapping[str, str] | None,
-    body: bytes | None,
-    response_format: ResponseFormat,
-    timeout: float | None,
-    sensitive_headers: Iterable[str] = (),
-) -> FetchResult:
-    method = method.upper()
+def _send(invocation: Invocation, url: str, options: FetchOptions, body: bytes | None, headers: dict[str, str]) -> FetchResult:
+    method = str(options.method).upper()
     if method not in _METHODS:
         raise FetchError(url, f"method {method} refused; use one of {', '.join(sorted(_METHODS))}")
-    if response_format not in ("json", "text"):
-        raise FetchError(url, f"response_format {response_format!r} refused; use 'json' or 'text'")
+    if options.response_format not in ("json", "text"):
+        raise FetchError(url, f"responseFormat {options.response_format!r} refused; use 'json' or 'text'")
     services = invocation.services
     allowed_hosts = tuple(invocation.settings.option("url", "allowedHosts", []))
-    sensitive = _CREDENTIAL_HEADERS | {name.lower() for name in sensitive_headers}
-    sent_headers = dict(headers or {})
+    sensitive = _CREDENTIAL_HEADERS | {name.lower() for name in options.sensitive_headers}
+    sent_headers = headers
     # One deadline for the whole call, every redirect hop included.
-    deadline = time.monotonic() + min(timeout or services.fetch_timeout, invocation.remaining_seconds())
+    deadline = time.monotonic() + min(options.timeout or services.fetch_timeout, invocation.remaining_seconds())
     previous: CheckedUrl | None = None
     for _ in range(_MAX_REDIRECTS + 1):
         checked = check_url(url, local_mode=services.local_mode, allowed_hosts=allowed_hosts)
@@ -116,53 +184,56 @@ def _send(
                 method, body = "GET", None  # RFC 9110 §15.4: 303 always, 301/302 for POST in practice
                 sent_headers = {k: v for k, v in sent_headers.items() if k.lower() != "content-type"}
             continue
-        data = _parse(url, response, response_format) if response.status < 400 else _safe_parse(response)
-        if response.status >= 400:
-            raise FetchStatusError(url, response.status, data)
-        return FetchResult(data, response.status, dict(response.headers))
+        result = FetchResult(_parse(url, response, options.response_format), response.status, dict(response.headers), url)
+        if options.raise_for_status:
+            return result.raise_for_status()
+        if not result.ok:  # the seed's semantics: the workflow decides; the operator still sees it
+            logger_for(invocation.settings.id).warning(
+                "fetch answered an error status", extra={"url": url, "status": response.status, "method": method}
+            )
+        return result
     raise FetchError(url, f"more than {_MAX_REDIRECTS} redirects")
-
-
-def _safe_parse(response: HttpResponse) -> Any:
-    try:
-        return json.loads(response.body)
-    except ValueError:
-        return response.body[:1024].decode("utf-8", errors="replace")
 
 
 def fetch(
     url: str,
+    options: Mapping[str, Any] | None = None,
+    /,
     *,
-    method: str = "GET",
+    method: str | None = None,
     headers: Mapping[str, str] | None = None,
     body: Any = None,
-    response_format: ResponseFormat = "json",
+    response_format: ResponseFormat | None = None,
     timeout: float | None = None,
-    sensitive_headers: Iterable[str] = (),
+    sensitive_headers: Iterable[str] | None = None,
+    raise_for_status: bool | None = None,
 ) -> FetchResult:
-    """Call a third-party API (bindings ``kinde.fetch`` and ``url``).
+    """Call a third-party API (bindings ``kinde.fetch`` and ``url``); the result for any status.
 
-    A dict or list ``body`` is sent as JSON. ``timeout`` bounds the whole call (connect,
+    ``options`` is the seed's object (``method``, ``headers``, ``body``, ``responseFormat``, and
+    ours: ``timeout``, ``sensitiveHeaders``, ``raiseForStatus``); keywords say the same in
+    Python. A dict or list ``body`` is sent as JSON. ``timeout`` bounds the whole call (connect,
     headers, body, redirects) and never exceeds the workflow's remaining time. On a redirect to
-    another origin, ``Authorization``, ``Cookie``, ``Proxy-Authorization`` and the headers named
-    in ``sensitive_headers`` are dropped, and a request body is never replayed. Raises
-    ``FetchError`` naming the URL on a refused address, a timeout, an error status
-    (``FetchStatusError``), an oversize or non-JSON body.
+    another origin, ``Authorization``, ``Cookie``, ``Proxy-Authorization`` and the
+    ``sensitive_headers`` are dropped, and a request body is never replayed. An error status is
+    a result (logged as a warning) unless ``raise_for_status``, then ``FetchStatusError``.
+    Raises ``FetchError`` naming the URL on a refused address, a timeout, an oversize body, or
+    a success whose body is not JSON when JSON was asked for.
     """
     invocation = current_invocation()
     invocation.require(*needed_for("kinde.fetch"))
-    sent_headers = dict(headers or {})
-    encoded = _encode_body(body, sent_headers)
-    return _send(
-        invocation,
-        url,
-        method=method,
-        headers=sent_headers,
-        body=encoded,
-        response_format=response_format,
-        timeout=timeout,
-        sensitive_headers=sensitive_headers,
-    )
+    keywords = {
+        "method": method,
+        "headers": headers,
+        "body": body,
+        "response_format": response_format,
+        "timeout": timeout,
+        "sensitive_headers": sensitive_headers,
+        "raise_for_status": raise_for_status,
+    }
+    chosen = FetchOptions.merge(url, options, keywords, method="GET")
+    sent_headers = dict(chosen.headers or {})
+    return _send(invocation, url, chosen, _encode_body(chosen.body, sent_headers), sent_headers)
 
 
 def encrypt_body(key: bytes, plaintext: bytes) -> str:
@@ -186,20 +257,34 @@ def decrypt_body(key: bytes, payload: str) -> bytes:
 
 def secure_fetch(
     url: str,
+    options: Mapping[str, Any] | None = None,
+    /,
     *,
-    method: str = "POST",
+    method: str | None = None,
     headers: Mapping[str, str] | None = None,
     body: Any = None,
-    response_format: ResponseFormat = "json",
+    response_format: ResponseFormat | None = None,
     timeout: float | None = None,
-    sensitive_headers: Iterable[str] = (),
+    sensitive_headers: Iterable[str] | None = None,
+    raise_for_status: bool | None = None,
 ) -> FetchResult:
     """``fetch`` with the body encrypted under the workflow's key (bindings ``kinde.secureFetch`` and ``url``).
 
-    The key is a base64 32-byte value in SSM (SecureString) at the workflow's secure-fetch-key path.
+    Same options; the method defaults to POST. The key is a base64 32-byte value in SSM
+    (SecureString) at the workflow's secure-fetch-key path.
     """
     invocation = current_invocation()
     invocation.require(*needed_for("kinde.secureFetch"))
+    keywords = {
+        "method": method,
+        "headers": headers,
+        "body": body,
+        "response_format": response_format,
+        "timeout": timeout,
+        "sensitive_headers": sensitive_headers,
+        "raise_for_status": raise_for_status,
+    }
+    chosen = FetchOptions.merge(url, options, keywords, method="POST")
     name = invocation.services.paths.secure_fetch_key(invocation.settings.id)
     parameter = invocation.services.parameters.get(name, deadline=invocation.deadline)
     if parameter is None:
@@ -211,17 +296,7 @@ def secure_fetch(
     if len(key) != 32:
         raise ParameterStoreError(f"the secure_fetch key at {name} must be base64 of exactly 32 bytes")
     invocation.services.secrets.add(parameter.value)
-    sent_headers = dict(headers or {})
-    plaintext = _encode_body(body, {}) or b""
+    sent_headers = dict(chosen.headers or {})
+    plaintext = _encode_body(chosen.body, {}) or b""
     sent_headers.setdefault("Content-Type", "text/plain")
-    encrypted = encrypt_body(key, plaintext).encode()
-    return _send(
-        invocation,
-        url,
-        method=method,
-        headers=sent_headers,
-        body=encrypted,
-        response_format=response_format,
-        timeout=timeout,
-        sensitive_headers=sensitive_headers,
-    )
+    return _send(invocation, url, chosen, encrypt_body(key, plaintext).encode(), sent_headers)

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
-__all__ = ["HttpClient", "HttpRequest", "HttpResponse", "StubHttpClient"]
+__all__ = ["HttpClient", "HttpRequest", "HttpResponse", "Resolver", "StubHttpClient"]
+
+#: Name resolution as ``socket.getaddrinfo(host, port, ...)`` does it: the adapter's DNS hook.
+#: Tests pass their own to decide what a host resolves to; the address guard checks the answer.
+Resolver = Callable[..., list[Any]]
 
 
 @dataclass(frozen=True)

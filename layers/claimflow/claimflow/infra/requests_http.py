@@ -33,7 +33,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from claimflow.errors import EgressDeniedError, FetchError
 from claimflow.infra.egress import address_refusal, check_url
-from claimflow.infra.http import HttpRequest, HttpResponse
+from claimflow.infra.http import HttpRequest, HttpResponse, Resolver
 
 __all__ = ["RequestsHttpClient"]
 
@@ -42,9 +42,6 @@ _CHUNK = 16 * 1024
 
 class _AddressRefused(Exception):
     """Raised inside urllib3 and turned into EgressDeniedError by the client."""
-
-
-Resolver = Callable[..., list[Any]]
 
 
 class _Watchdog:
@@ -123,7 +120,7 @@ def _checked_address(host: str, port: int, allow_private: bool, resolve: Resolve
     for address in addresses:
         refusal = address_refusal(address, allow_private=allow_private)
         if refusal:
-            raise _AddressRefused(f"{host} resolves to {refusal}")
+            raise _AddressRefused(f"{host} resolves, but {refusal}")
     return str(addresses[0])
 
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from claimflow.config import Env, SsmPaths, env_int, env_str
+from claimflow.config import Env, SsmPaths, env_int, env_list, env_str
 from claimflow.errors import ClaimflowError, ConfigurationError
 from claimflow.infra.logs import logger_for
 from claimflow.issuer.errors import WorkflowOutcomeError
@@ -22,7 +22,15 @@ from claimflow.issuer.signing import KeyProvider
 from claimflow.tokens import TOKENS
 from claimflow.wire.contracts import TOKEN_REPLY, Outcome
 
-__all__ = ["build_issuer", "config_from_environment", "error_reply", "handle", "lambda_handler", "token_reply"]
+__all__ = [
+    "build_issuer",
+    "config_from_environment",
+    "error_reply",
+    "handle",
+    "lambda_handler",
+    "registry_from_environment",
+    "token_reply",
+]
 
 _log = logger_for("claimflow-issuer")
 _warned_kids: set[str] = set()  # keys already reported as signing with another algorithm than configured
@@ -35,7 +43,7 @@ def config_from_environment(environ: Mapping[str, str] | None = None) -> IssuerC
         raise ConfigurationError(
             f"neither {Env.ISSUER_URL} nor {Env.JWKS_FUNCTION_URL} is set: the issuer needs the URL it puts in 'iss'"
         )
-    audiences = [a.strip() for a in env_str(Env.ALLOWED_AUDIENCES, "", environ).split(",") if a.strip()]
+    audiences = env_list(Env.ALLOWED_AUDIENCES, "", environ)
     return IssuerConfig(
         issuer_url=issuer_url,
         lifetimes={kind: env_int(spec.lifetime_setting, 3600, environ) for kind, spec in TOKENS.items()},
@@ -44,6 +52,12 @@ def config_from_environment(environ: Mapping[str, str] | None = None) -> IssuerC
         max_token_bytes=env_int(Env.MAX_TOKEN_BYTES, 8192, environ),
         signing_algorithm=env_str(Env.SIGNING_ALGORITHM, "RS256", environ),
     )
+
+
+def registry_from_environment(environ: Mapping[str, str] | None = None) -> WorkflowRegistry:
+    """The workflows this stage runs: the registry less its ``DisabledWorkflows``."""
+    registry = WorkflowRegistry.from_json(env_str(Env.WORKFLOWS, "[]", environ))
+    return registry.without(env_list(Env.DISABLED_WORKFLOWS, "", environ))
 
 
 @cache
@@ -55,7 +69,7 @@ def build_issuer() -> TokenIssuer:
     store = SsmParameterStore(max_age=env_int(Env.KEYSET_TTL_SECONDS, 300))
     return TokenIssuer(
         config=config,
-        registry=WorkflowRegistry.from_json(env_str(Env.WORKFLOWS, "[]")),
+        registry=registry_from_environment(),
         invoker=LambdaWorkflowInvoker(),
         keys=KeyProvider(store, SsmPaths().signing_keyset),
     )

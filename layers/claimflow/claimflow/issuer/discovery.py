@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from claimflow.config import Env, env_str
+from claimflow.config import Env, env_list, env_str
 from claimflow.errors import ConfigurationError
 from claimflow.tokens import TOKENS
 
@@ -28,10 +28,6 @@ __all__ = [
 
 _NEEDS = {"authorization_code": "authorization", "refresh_token": "token", "client_credentials": "token"}
 _AUTH_METHODS = frozenset({"client_secret_basic", "client_secret_post", "private_key_jwt", "client_secret_jwt", "none"})
-
-
-def _listed(text: str) -> tuple[str, ...]:
-    return tuple(item for item in (part.strip() for part in text.replace(" ", ",").split(",")) if item)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,9 +71,9 @@ def endpoints_from_environment(environ: Mapping[str, str] | None = None) -> Iden
         userinfo=env_str(Env.USERINFO_ENDPOINT, "", environ),
         end_session=env_str(Env.END_SESSION_ENDPOINT, "", environ),
         revocation=env_str(Env.REVOCATION_ENDPOINT, "", environ),
-        grant_types=_listed(env_str(Env.GRANT_TYPES, "", environ)),
-        scopes=_listed(env_str(Env.SCOPES, "", environ)),
-        token_auth_methods=_listed(env_str(Env.TOKEN_ENDPOINT_AUTH_METHODS, "client_secret_basic", environ)),
+        grant_types=env_list(Env.GRANT_TYPES, "", environ),
+        scopes=env_list(Env.SCOPES, "", environ),
+        token_auth_methods=env_list(Env.TOKEN_ENDPOINT_AUTH_METHODS, "client_secret_basic", environ),
     )
 
 

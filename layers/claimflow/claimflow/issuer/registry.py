@@ -7,7 +7,7 @@ with each function's name; the issuer never imports workflow code.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +47,17 @@ class WorkflowRegistry:
                 raise ConfigurationError(f"workflow registry: id '{registration.id}' is registered twice")
             seen.add(registration.id)
         self.registrations = tuple(registrations)
+
+    def without(self, disabled: Collection[str]) -> WorkflowRegistry:
+        """The registry less the ``disabled`` ids (a stage's ``DisabledWorkflows``); an id that
+        is not registered is a configuration error, so a typo cannot leave a workflow running."""
+        unknown = sorted(set(disabled) - {r.id for r in self.registrations})
+        if unknown:
+            registered = ", ".join(r.id for r in self.registrations) or "none"
+            raise ConfigurationError(
+                f"DisabledWorkflows names {', '.join(unknown)}, which the registry does not hold (registered: {registered})"
+            )
+        return WorkflowRegistry([r for r in self.registrations if r.id not in disabled])
 
     def for_trigger(self, trigger: WorkflowTrigger) -> tuple[WorkflowRegistration, ...]:
         return tuple(r for r in self.registrations if r.trigger is trigger)

@@ -22,6 +22,7 @@ __all__ = [
     "WORKFLOW_INVOCATION",
     "Outcome",
     "WorkflowReport",
+    "event_shape",
     "schema_path",
     "structural_problem",
     "validate",
@@ -64,6 +65,17 @@ def schema_path(name: str) -> Path:
     if name not in SCHEMAS:
         raise KeyError(f"no contract schema named {name!r}; known: {', '.join(SCHEMAS)}")
     return SCHEMA_DIR / f"{name}.json"
+
+
+@cache
+def event_shape(trigger: str) -> Mapping[str, Any]:
+    """The JSON Schema of the seed event a workflow on ``trigger`` receives: the fields it may hold."""
+    definitions = json.loads(schema_path("workflow-invocation-request.v1").read_text())["definitions"]
+    for shape in definitions.values():
+        workflow = shape.get("properties", {}).get("context", {}).get("properties", {}).get("workflow", {})
+        if workflow.get("properties", {}).get("trigger", {}).get("const") == trigger:
+            return shape  # type: ignore[no-any-return]
+    raise KeyError(f"the invocation schema has no event for trigger {trigger!r}")
 
 
 @cache

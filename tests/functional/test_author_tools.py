@@ -1,0 +1,247 @@
+"""The authors' tools answer every mistake with one line naming the fix, never a traceback:
+keys' help and --local, env without a region and with values from stdin or a file, preview
+given the wrong event, new refusing before it edits, make dev on busy ports, make help."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from claimflow_local.cli import main as cli
+from claimflow_local.cli.check import check_project
+from claimflow_local.stack.ports import PORT_BASE_VARIABLE
+from claimflow_local.stack.ssm import EmbeddedSsm
+from tests.functional.test_toolkit import edit, project_copy
+from tests.support import ROOT
+
+ONE_LINE = re.compile(r"^claimflow \w+: [^\n]+\n$")
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        status = cli(list(argv))
+    except SystemExit as exit_:  # argparse's --help and usage errors
+        status = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture
+def local_ssm(ssm: Any, embedded_ssm: EmbeddedSsm, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """make dev's ports moved so that its SSM is the embedded one: --local reaches it."""
+    port = int(embedded_ssm.url.rsplit(":", 1)[1])
+    monkeypatch.setenv(PORT_BASE_VARIABLE, str(port - 3))
+    return ssm
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_keys_has_help_like_every_command(capsys: pytest.CaptureFixture[str], flag: str) -> None:
+    status, out, err = run_cli(capsys, "keys", flag)
+    assert status == 0 and err == ""
+    assert out.startswith("usage: claimflow keys") and "--local" in out and "--stage" in out
+
+
+def test_keys_local_manages_make_devs_keys(capsys: pytest.CaptureFixture[str], local_ssm: Any) -> None:
+    status, out, _ = run_cli(capsys, "keys", "init", "--stage", "local", "--local")
+    assert status == 0 and out.startswith("active")
+    status, out, _ = run_cli(capsys, "keys", "rotate", "--stage", "local", "--local")
+    assert status == 0 and [line.split()[0] for line in out.splitlines()] == ["active", "next"]
+    published = json.loads(local_ssm.get_parameter(Name="/claimflow/local/signing/jwks")["Parameter"]["Value"])
+    assert len(published["keys"]) == 2
+
+
+def test_keys_show_without_a_key_set_says_what_to_run(capsys: pytest.CaptureFixture[str], local_ssm: Any) -> None:
+    status, _, err = run_cli(capsys, "keys", "show", "--stage", "nokeys", "--local")
+    assert status == 2 and ONE_LINE.match(err)
+    assert "no key set at /claimflow/nokeys/signing/keyset; run 'claimflow keys init' first" in err
+
+
+@pytest.mark.parametrize("command", [("env", "list", "--stage", "prod"), ("keys", "show", "--stage", "prod")])
+def test_without_a_region_aws_commands_say_what_to_set(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    status, _, err = run_cli(capsys, *command)
+    assert status == 2 and ONE_LINE.match(err), err
+    assert "no AWS region is configured: set AWS_REGION (or run `aws configure`), or pass --local" in err
+
+
+def test_env_set_reads_a_secret_from_stdin_and_refuses_a_stray_newline(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, local_ssm: Any
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("sk-from-stdin\n"))
+    status, _, err = run_cli(capsys, "env", "set", "API_KEY", "-", "--secret", "--stage", "t", "--local")
+    assert status == 2 and ONE_LINE.match(err)
+    assert "the value from standard input ends with a newline; pass --strip-newline" in err
+    monkeypatch.setattr(sys, "stdin", io.StringIO("sk-from-stdin\n"))
+    status, out, err = run_cli(capsys, "env", "set", "API_KEY", "-", "--secret", "--strip-newline", "--stage", "t", "--local")
+    assert (status, out, err) == (0, "set /claimflow/t/env/API_KEY (secret)\n", "")
+    stored = local_ssm.get_parameter(Name="/claimflow/t/env/API_KEY", WithDecryption=True)["Parameter"]
+    assert (stored["Value"], stored["Type"]) == ("sk-from-stdin", "SecureString")
+
+
+def test_env_set_reads_a_file_and_keeps_its_newline_when_asked(
+    capsys: pytest.CaptureFixture[str], local_ssm: Any, tmp_path: Path
+) -> None:
+    pem = tmp_path / "key.pem"
+    pem.write_text("-----BEGIN KEY-----\nabc\n-----END KEY-----\n")
+    status, _, _ = run_cli(
+        capsys, "env", "set", "PEM", "--from-file", str(pem), "--keep-newline", "--secret", "--stage", "t", "--local"
+    )
+    assert status == 0
+    stored = local_ssm.get_parameter(Name="/claimflow/t/env/PEM", WithDecryption=True)["Parameter"]["Value"]
+    assert stored == pem.read_text()
+    status, _, err = run_cli(capsys, "env", "set", "PEM", "--from-file", str(tmp_path / "missing"), "--stage", "t", "--local")
+    assert status == 2 and "cannot read --from-file" in err and ONE_LINE.match(err)
+
+
+def test_a_secret_on_the_command_line_works_and_says_where_it_now_is(capsys: pytest.CaptureFixture[str], local_ssm: Any) -> None:
+    status, out, err = run_cli(capsys, "env", "set", "API_KEY", "typed-key", "--secret", "--stage", "t", "--local")
+    assert status == 0 and "set /claimflow/t/env/API_KEY (secret)" in out
+    assert "shell history" in err and "typed-key" not in out + err
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        (
+            "events/none.json",
+            "no event file at events/none.json; preview takes a token request such as events/issuer.m2m-token.json",
+        ),
+        (
+            "events/workflow.addThirdPartyDataUsingEnvs.json",
+            "is a workflow invocation for AddThirdPartyDataUsingEnvsFunction (workflow addThirdPartyDataUsingEnvs): run it with "
+            "`sam local invoke AddThirdPartyDataUsingEnvsFunction -e events/workflow.addThirdPartyDataUsingEnvs.json`",
+        ),
+        (
+            "events/cognito.v2-user-authentication.json",
+            "is a Cognito trigger event for IssuerFunction: run it with `sam local invoke IssuerFunction",
+        ),
+        (
+            "events/jwks.get-jwks.json",
+            "is an HTTP event for JwksFunction (its Function URL): run it with `sam local invoke JwksFunction",
+        ),
+    ],
+)
+def test_preview_given_the_wrong_event_names_the_right_one(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, event: str, expected: str
+) -> None:
+    monkeypatch.chdir(ROOT)
+    started = time.perf_counter()
+    status, out, err = run_cli(capsys, "preview", "--event", event)
+    assert time.perf_counter() - started < 2  # refused before any stack starts
+    assert status == 2 and out == "" and ONE_LINE.match(err), err
+    assert expected in err
+
+
+def test_new_refuses_a_binding_the_trigger_cannot_use_before_editing_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = project_copy(tmp_path)
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and "layers" not in p.parts}
+    status, _, err = run_cli(
+        capsys, "--root", str(root), "new", "org-id", "--trigger", "m2m:token_generation", "--bindings", "kinde.idToken"
+    )
+    assert status == 2 and ONE_LINE.match(err)
+    assert "nothing written: workflow_settings.bindings: 'kinde.idToken' does not apply to trigger 'm2m:token_generation'" in err
+    after = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and "layers" not in p.parts}
+    assert after == before
+
+
+def test_new_with_policy_continue_checks_at_once_and_says_how_to_run_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = project_copy(tmp_path)
+    status, out, _ = run_cli(
+        capsys, "--root", str(root), "new", "add-tier", "--trigger", "user:tokens_generation", "--policy", "continue"
+    )
+    assert status == 0
+    assert 'failure_policy="continue"' in (root / "functions" / "add_tier" / "app.py").read_text()
+    assert "workflow addTier is function AddTierFunction" in out
+    assert "sam local invoke AddTierFunction -e events/workflow.addTier.json" in out
+    assert check_project(root).problems == []
+
+
+def test_check_reports_a_claim_two_workflows_write_and_disabled_workflows_settle_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = project_copy(tmp_path)
+    (root / "samconfig.toml").write_text((ROOT / "samconfig.toml").read_text())
+    status, out, _ = run_cli(capsys, "--root", str(root), "check")
+    assert status == 0
+    assert (
+        "warning: functions/add_third_party_data_to_access_token/app.py and functions/add_third_party_data_using_envs/app.py "
+        "both set 'lifetime_subscriber' on the access_token for user:tokens_generation" in out
+    )
+    edit(
+        root / "template.yaml",
+        '  DisabledWorkflows:\n    Type: String\n    Default: ""',
+        '  DisabledWorkflows:\n    Type: String\n    Default: "addThirdPartyDataToAccessToken"',
+    )
+    report = check_project(root)
+    assert (report.problems, report.warnings) == ([], [])
+    edit(
+        root / "samconfig.toml",
+        'parameter_overrides = "Stage=\\"prod\\"',
+        'parameter_overrides = "DisabledWorkflows=\\"addThirdPartyData\\" Stage=\\"prod\\"',
+    )
+    assert check_project(root).problems == [
+        "samconfig.toml [prod.deploy.parameters]: DisabledWorkflows names addThirdPartyData, which CLAIMFLOW_WORKFLOWS does not "
+        "register (registered: addThirdPartyDataToAccessToken, addThirdPartyDataUsingEnvs, mapClientToOrganization) — fix the "
+        "id; the issuer refuses to start with it"
+    ]
+
+
+def test_a_second_make_dev_on_busy_ports_exits_naming_the_port() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        environment = {**os.environ, PORT_BASE_VARIABLE: str(port - 3)}  # the ssm port (base + 3) is taken
+        started = time.perf_counter()
+        run = subprocess.run(
+            [sys.executable, "-m", "claimflow_local", "dev"], env=environment, capture_output=True, text=True, timeout=60
+        )
+    assert run.returncode == 2 and time.perf_counter() - started < 10
+    assert f"make dev: port {port} (ssm) already in use on 127.0.0.1 — is another make dev running?" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_make_help_lists_every_target() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-z][a-z-]*):(?!=)", makefile, flags=re.MULTILINE))
+    listed = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    shown = {line.split()[1] for line in listed.splitlines()}
+    assert shown == targets
+    assert all(len(line.split(maxsplit=2)) == 3 for line in listed.splitlines())  # each with what it does
+
+
+def test_a_stage_with_disabled_workflows_issues_without_them() -> None:
+    from claimflow_local.stack.deployment import LocalDeployment
+
+    with (
+        open(os.devnull, "w") as sink,
+        LocalDeployment(
+            root=ROOT, log=sink, parameter_overrides={"DisabledWorkflows": "addThirdPartyDataToAccessToken"}
+        ) as stack,
+    ):
+        reply = json.loads(
+            stack.lambda_client()
+            .invoke(FunctionName="IssuerFunction", Payload=(ROOT / "events" / "issuer.user-token.json").read_bytes())["Payload"]
+            .read()
+        )
+    assert [w["id"] for w in reply["workflows"]] == ["addThirdPartyDataUsingEnvs"]
+    assert "access_token" in reply
