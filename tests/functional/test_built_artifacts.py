@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from claimflow_local.stack.deployment import LocalDeployment
 from tests.support import ROOT
@@ -44,3 +45,47 @@ def test_a_package_missing_from_the_layers_requirements_is_an_import_module_erro
             Payload=(root / "events" / "workflow.addThirdPartyDataToAccessToken.json").read_bytes(),
         )
         assert json.loads(workflow["Payload"].read())["outcome"] == "ok"
+
+
+def test_what_deploys_is_bytecode_lambda_uses_as_is_with_pregenerated_validators() -> None:
+    import subprocess
+    import sys
+
+    from claimflow_local.stack.deployment import sam_build
+
+    build = sam_build(ROOT).parent  # .aws-sam/build
+    sources = list(build.rglob("*.py"))
+    assert len(sources) > 500
+    for source in sources:
+        compiled = source.parent / "__pycache__" / f"{source.stem}.cpython-312.pyc"
+        assert compiled.exists(), source
+        flags = int.from_bytes(compiled.read_bytes()[4:8], "little")
+        assert flags == 0b01, f"{compiled}: not an unchecked-hash pyc (flags {flags:#b})"  # used whatever the mtimes
+    probe = "from claimflow.wire.contracts import SCHEMAS, _validator\nprint(sorted({_validator(n).__module__ for n in SCHEMAS}))"
+    layer = build / "ClaimflowLayer" / "python"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env={**os.environ, "PYTHONPATH": str(layer)}, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == str(
+        [
+            "claimflow.wire.validators.token_reply_v1",
+            "claimflow.wire.validators.token_request_v1",
+            "claimflow.wire.validators.workflow_invocation_reply_v1",
+            "claimflow.wire.validators.workflow_invocation_request_v1",
+        ]
+    )
+
+
+def test_a_generated_validator_is_used_only_while_it_matches_its_schema(tmp_path: Path, monkeypatch: Any) -> None:
+    import claimflow.wire
+    from claimflow.wire import contracts
+
+    contracts.generate_validators(tmp_path)  # tmp_path/validators, found as claimflow.wire.validators
+    monkeypatch.setattr(claimflow.wire, "__path__", [*claimflow.wire.__path__, str(tmp_path)])
+    contracts._validator.cache_clear()
+    assert contracts._validator("token-request.v1").__module__ == "claimflow.wire.validators.token_request_v1"
+    stale = tmp_path / "validators" / "token_reply_v1.py"
+    stale.write_text(stale.read_text().replace("SCHEMA_FINGERPRINT = ", "SCHEMA_FINGERPRINT = 1 + ", 1))
+    contracts._validator.cache_clear()
+    assert contracts._validator("token-reply.v1").__module__ != "claimflow.wire.validators.token_reply_v1"
+    contracts._validator.cache_clear()

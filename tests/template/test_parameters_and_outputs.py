@@ -90,6 +90,8 @@ CHANGED = {
     "ScopesSupported": "read:reports",
     "TokenEndpointAuthMethods": "client_secret_post",
     "DisabledWorkflows": "addThirdPartyDataToAccessToken",
+    "SigningKeyStore": "kms",
+    "KeyRotationPeriodDays": "7",
 }
 #: A parameter whose effect shows only beside another one.
 TOGETHER = {"IssuerCertificateArn": {"IssuerDomainName": "auth.example.com"}}

@@ -136,12 +136,12 @@ class FailsOnePut(InMemoryParameterStore):
         super().__init__()
         self.failing, self.nth, self.armed, self.writes = name, nth, False, 0
 
-    def put(self, name: str, value: str, *, secret: bool = False, description: str = "") -> None:
+    def put(self, name: str, value: str, *, secret: bool = False, description: str = "", key_id: str | None = None) -> None:
         if self.armed and name == self.failing:
             self.writes += 1
             if self.writes == self.nth + 1:
                 raise ParameterStoreError(f"PutParameter {name} failed (injected)")
-        super().put(name, value, secret=secret, description=description)
+        super().put(name, value, secret=secret, description=description, key_id=key_id)
 
 
 @pytest.mark.parametrize("failing", [PATHS.public_jwks, PATHS.signing_keyset])
@@ -176,3 +176,26 @@ def test_a_next_key_that_never_reached_the_jwks_is_not_promoted() -> None:
         manager.update("promote", now=2, grace_seconds=0)
     manager.publish()
     assert manager.update("promote", now=2, grace_seconds=0).active.kid == with_next.pending.kid  # type: ignore[union-attr]
+
+
+def test_a_key_claimflow_generated_loads_without_revalidation_and_still_signs_verifiably() -> None:
+    from dataclasses import replace as replaced
+
+    keyset = KeySet.initial("RS256", now=1_000)
+    assert keyset.active.checked and '"checked":true' in keyset.to_json()
+    token = Signer(KeySet.from_json(keyset.to_json())).sign({"sub": "u"}, typ="JWT")
+    public = jwt.PyJWK({**keyset.active.public_jwk()}).key
+    assert jwt.decode(token, public, algorithms=["RS256"]) == {"sub": "u"}
+    legacy = KeySet((replaced(keyset.active, checked=False),))  # a key set written before the flag: validated as before
+    assert "checked" not in legacy.to_json() and Signer(KeySet.from_json(legacy.to_json())).kid == keyset.active.kid
+
+
+def test_a_corrupted_private_value_is_refused_before_any_token_is_signed() -> None:
+    import base64
+
+    document = json.loads(KeySet.initial("RS256", now=1_000).to_json())
+    dp = bytearray(base64.urlsafe_b64decode(document["keys"][0]["jwk"]["dp"] + "=="))
+    dp[-1] ^= 1  # one bit of a CRT exponent: signatures made with it would leak the key
+    document["keys"][0]["jwk"]["dp"] = base64.urlsafe_b64encode(bytes(dp)).rstrip(b"=").decode()
+    with pytest.raises(SigningKeyError, match="cannot be loaded"):
+        Signer(KeySet.from_json(json.dumps(document)))

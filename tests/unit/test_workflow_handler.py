@@ -265,3 +265,29 @@ def test_log_lines_carry_workflow_id_trigger_and_the_issuers_correlation_id(caps
     assert finished["trigger"] == "user:tokens_generation"
     assert finished["correlation_id"] == "corr-7781"
     assert finished["claims_set"] == ["lifetime_subscriber"]
+
+
+def test_workflows_starting_together_in_one_process_get_one_working_logger() -> None:
+    # Concurrent first calls once made two Powertools Loggers for one service; the second had no
+    # formatter, and every workflow on it failed with "'NoneType' object has no attribute 'append_keys'".
+    import threading
+
+    from claimflow.infra.logs import logger_for
+
+    barrier, made, errors = threading.Barrier(8), [], []
+
+    def first_use() -> None:
+        barrier.wait()
+        try:
+            logger = logger_for("raced-service")
+            logger.append_keys(workflow_id="raced")
+            made.append(logger)
+        except Exception as error:  # collected: the assertion below names it
+            errors.append(error)
+
+    threads = [threading.Thread(target=first_use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len({id(logger) for logger in made}) == 1

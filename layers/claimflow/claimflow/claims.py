@@ -4,10 +4,12 @@ workflow writes through. Pure Python; the issuer re-runs the same checks on ever
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -48,7 +50,9 @@ class Reserved:
             return ReservedClaimError(name, token.value, owner=f"{self.owner}; the {prefix} namespace is reserved")
         return None
 
-    def to_wire(self) -> dict[str, Any]:
+    @cached_property
+    def wire(self) -> dict[str, Any]:
+        """As the invocation request carries it (made once, sent to every workflow)."""
         return {
             "claims": {kind.value: sorted(names) for kind, names in self.claims.items()},
             "prefixes": list(self.prefixes),
@@ -83,6 +87,13 @@ def check_claim(token: TokenKind, name: object, value: Any, reserved: Reserved =
     refusal = reserved.refusal(token, name)
     if refusal is not None:
         raise refusal
+    kind = type(value)
+    if value is None or kind is bool or kind is int or (kind is str and len(value) * 6 + 2 <= MAX_CLAIM_VALUE_BYTES):
+        # Most claims are flags, numbers and short strings: immutable, and within the limit even
+        # if every character were escaped; only a string's Unicode is left to check.
+        if kind is str and not value.isascii() and structural_problem(value):
+            raise ClaimValueError(f"claim '{name}' in the {token.value} {structural_problem(value)}")
+        return value
     problem = structural_problem(value, max_depth=_MAX_DEPTH)  # before serializing: bounded, no recursion blow-up
     if problem:
         raise ClaimValueError(f"claim '{name}' in the {token.value} {problem}")
@@ -105,6 +116,12 @@ def check_claim(token: TokenKind, name: object, value: Any, reserved: Reserved =
 def check_patch(token: TokenKind, patch: Mapping[str, Any], reserved: Reserved = NOTHING_RESERVED) -> dict[str, Any]:
     """Check every claim of a patch; used by the issuer on each workflow reply."""
     return {name: check_claim(token, name, value, reserved) for name, value in patch.items()}
+
+
+def _copied(value: Any) -> Any:
+    """A list or object claim is read as a copy: changing it in place changes no token (only
+    assigning does, and is checked), whether the workflow runs in Lambda or in this process."""
+    return copy.deepcopy(value) if isinstance(value, (dict, list)) else value
 
 
 class CustomClaims(MutableMapping[str, Any]):
@@ -134,13 +151,13 @@ class CustomClaims(MutableMapping[str, Any]):
         return dict(self._patch)
 
     def __getitem__(self, name: str) -> Any:
-        return self._claims.get(name)
+        return _copied(self._claims.get(name))
 
     def __contains__(self, name: object) -> bool:
         return name in self._claims
 
     def get(self, name: str, default: Any = None) -> Any:
-        return self._claims.get(name, default)
+        return _copied(self._claims[name]) if name in self._claims else default
 
     def setdefault(self, name: str, default: Any = None) -> Any:
         if name not in self._claims:
@@ -167,7 +184,7 @@ class CustomClaims(MutableMapping[str, Any]):
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):  # copy, pickle and friends probe dunders; they are not claims
             raise AttributeError(name)
-        return self._claims.get(name)
+        return _copied(self._claims.get(name))
 
     def __setattr__(self, name: str, value: Any) -> None:
         self[name] = value

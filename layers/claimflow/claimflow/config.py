@@ -34,6 +34,10 @@ class Env:
     ISSUANCE_BUDGET_MS = "CLAIMFLOW_ISSUANCE_BUDGET_MS"
     MAX_TOKEN_BYTES = "CLAIMFLOW_MAX_TOKEN_BYTES"
     KEYSET_TTL_SECONDS = "CLAIMFLOW_KEYSET_TTL_SECONDS"
+    #: Where signing keys are made and kept: ``ssm`` (private JWKs, SecureString) or ``kms`` (AWS KMS).
+    SIGNING_KEY_STORE = "CLAIMFLOW_SIGNING_KEY_STORE"
+    KEYSET_KMS_KEY = "CLAIMFLOW_KEYSET_KMS_KEY"  # the KMS key the private key set is encrypted under (ssm)
+    KEY_ROTATION_PERIOD_DAYS = "CLAIMFLOW_KEY_ROTATION_PERIOD_DAYS"
     SIGNING_ALGORITHM = "CLAIMFLOW_SIGNING_ALGORITHM"
     #: The identity stack's OAuth endpoints and capabilities, for discovery (empty: not served).
     AUTHORIZATION_ENDPOINT = "CLAIMFLOW_AUTHORIZATION_ENDPOINT"
@@ -46,6 +50,7 @@ class Env:
     TOKEN_ENDPOINT_AUTH_METHODS = "CLAIMFLOW_TOKEN_ENDPOINT_AUTH_METHODS"
     #: Where SSM and Lambda are reached (empty: AWS's own endpoints); for sam local and make dev.
     SSM_ENDPOINT = "CLAIMFLOW_SSM_ENDPOINT"
+    KMS_ENDPOINT = "CLAIMFLOW_KMS_ENDPOINT"
     LAMBDA_ENDPOINT = "CLAIMFLOW_LAMBDA_ENDPOINT"
 
 
@@ -107,6 +112,11 @@ class SsmPaths:
     def signing_keyset(self) -> str:
         """The private JWK set (SecureString); only the issuer and the key CLI read it."""
         return f"{self.prefix}/{self.stage}/signing/keyset"
+
+    @property
+    def signing_status(self) -> str:
+        """Each key's state and times, without key material (String): what ``keys status`` reads."""
+        return f"{self.prefix}/{self.stage}/signing/status"
 
     @property
     def public_jwks(self) -> str:

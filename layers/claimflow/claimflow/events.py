@@ -8,6 +8,7 @@ instead of a bare ``KeyError`` deep inside, or a silent None.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -75,7 +76,8 @@ class EventView(Mapping[str, Any]):
         return len(self._data)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self._data)
+        """A deep copy: changing it changes nothing another workflow (or the issuer) sees."""
+        return copy.deepcopy(dict(self._data))
 
     def __repr__(self) -> str:
         return f"EventView({self._path}: {dict(self._data)!r})"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from types import MappingProxyType
 
 from claimflow.config import Env
@@ -169,11 +170,13 @@ TOKENS: Mapping[TokenKind, TokenSpec] = MappingProxyType(
 )
 
 
+@cache  # asked on every token; the table never changes
 def tokens_for(trigger: WorkflowTrigger) -> tuple[TokenKind, ...]:
     """Every token a trigger can produce, in table order (the lead first)."""
     return tuple(spec.kind for spec in TOKENS.values() if trigger in spec.triggers)
 
 
+@cache
 def lead_token(trigger: WorkflowTrigger) -> TokenKind:
     """The token a trigger's reply carries as ``access_token``."""
     return next(spec.kind for spec in TOKENS.values() if trigger in spec.triggers and spec.leads)

@@ -1,9 +1,11 @@
-"""``claimflow keys init|rotate|add|promote|retire|publish|show [--stage S] [--local]``: the signing keys of a stage, in SSM.
+"""``claimflow keys init|rotate|add|promote|retire|publish|show|status [--stage S] [--local]``: a stage's signing keys.
 
-Writes the private key set (SecureString) and the public JWKS (String) together through
-``claimflow.issuer.keys.KeyManager``. Rotation that keeps old tokens valid: ``rotate``
-publishes a next key; after the grace period (longer than resource servers cache the JWKS)
-``rotate`` again promotes it and retires the oldest previous keys beyond ``--keep-previous``.
+Writes the key set (SecureString), the public JWKS and each key's state together through
+``claimflow.issuer.keys.KeyManager``. The deployed stack rotates by itself (the hourly key
+rotation function); ``status`` shows each key's state and when it moves next, from the
+stage's key states (no key material, no decryption needed). By hand: ``rotate`` publishes a
+next key; after the grace period (longer than resource servers cache the JWKS) ``rotate``
+again promotes it and retires the oldest previous keys beyond ``--keep-previous``.
 """
 
 from __future__ import annotations
@@ -16,22 +18,34 @@ from collections.abc import Sequence
 from claimflow.config import SsmPaths
 from claimflow.errors import ClaimflowError
 from claimflow.infra.parameters import ParameterStore
-from claimflow.issuer.keys import DEFAULT_GRACE_SECONDS, KeyManager
+from claimflow.issuer.keys import CLOCK_SKEW_SECONDS, DEFAULT_GRACE_SECONDS, KeyManager, KeySource, LocalKeys, RotationPolicy
 from claimflow.issuer.signing import SUPPORTED_ALGORITHMS, KeySet
 from claimflow_local.cli.errors import CommandError, reaching_aws, ssm_client
+from claimflow_local.stack.ports import local_url
 
-__all__ = ["add_arguments", "describe", "main", "run"]
+__all__ = ["add_arguments", "describe", "describe_moves", "main", "run"]
+
+
+def _when(moment: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(moment)) + "Z"
 
 
 def describe(keyset: KeySet) -> str:
-    return "\n".join(
-        f"{k.status:9} {k.kid}  {k.alg}  created {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(k.created_at))}Z"
-        for k in keyset.keys
-    )
+    return "\n".join(f"{k.status:9} {k.kid}  {k.alg}  created {_when(k.created_at)}" for k in keyset.keys)
+
+
+def describe_moves(keyset: KeySet, policy: RotationPolicy, *, now: int) -> str:
+    """Each key, where it lives, and its next move with when (overdue moves say so)."""
+    lines = []
+    for key, move, moment in policy.moves(keyset):
+        where = "KMS" if key.kms_key_id else "SSM"
+        due = "due now (the next hourly run does it)" if moment <= now else f"at {_when(moment)}"
+        lines.append(f"{key.status:9} {key.kid}  {key.alg} in {where}  next: {move} {due}")
+    return "\n".join(lines)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["init", "rotate", "add", "promote", "retire", "publish", "show"])
+    parser.add_argument("action", choices=["init", "rotate", "add", "promote", "retire", "publish", "show", "status"])
     parser.add_argument("--stage", help="stage whose keys to manage (default: $CLAIMFLOW_STAGE or 'local')")
     parser.add_argument("--local", action="store_true", help="the embedded SSM of `make dev` instead of AWS")
     parser.add_argument("--alg", choices=SUPPORTED_ALGORITHMS, default=None, help="algorithm of a new key (init default RS256)")
@@ -43,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--keep-previous", type=int, default=1, help="previous keys kept published after a promotion")
     parser.add_argument("--force", action="store_true", help="with init: replace an existing key set")
+    parser.add_argument("--store", choices=["ssm", "kms"], default="ssm", help="where new keys are made (SigningKeyStore)")
+    parser.add_argument(
+        "--keyset-key", help="the KMS key (alias) the key set is encrypted under, e.g. alias/claimflow/<stage>/keyset"
+    )
+    parser.add_argument("--period-days", type=int, default=30, help="with status: KeyRotationPeriodDays of the stack")
+    parser.add_argument("--token-lifetime", type=int, default=3600, help="with status: the longest token lifetime, seconds")
 
 
 def run(args: argparse.Namespace, *, store: ParameterStore | None = None) -> str:
@@ -51,9 +71,28 @@ def run(args: argparse.Namespace, *, store: ParameterStore | None = None) -> str
         from claimflow.infra.ssm import SsmParameterStore
 
         store = SsmParameterStore(client=ssm_client(local=args.local), max_age=0)
-    manager = KeyManager(store, SsmPaths(stage=args.stage))
+    paths = SsmPaths(stage=args.stage)
     try:
         with reaching_aws(local=args.local):
+            keys: KeySource = LocalKeys()
+            if args.store == "kms":
+                from claimflow.infra.kms import KmsApi
+                from claimflow.infra.sigv4 import Credentials
+                from claimflow.issuer.kms_keys import KmsKeys
+
+                local = {"endpoint": local_url("ssm"), "credentials": Credentials("testing", "testing")} if args.local else {}
+                keys = KmsKeys(KmsApi(**local), stage=paths.stage)  # type: ignore[arg-type]
+            manager = KeyManager(store, paths, keys=keys, keyset_key_id=args.keyset_key)
+            if args.action == "status":
+                recorded = manager.load_status()
+                if recorded is None:
+                    raise CommandError(f"no key states at {paths.signing_status}; run the key rotation function or 'keys init'")
+                policy = RotationPolicy(
+                    period_seconds=args.period_days * 86400,
+                    grace_seconds=args.grace_seconds,
+                    retire_after_seconds=args.token_lifetime + CLOCK_SKEW_SECONDS,
+                )
+                return describe_moves(recorded, policy, now=int(time.time()))
             if args.action == "init":
                 keyset = manager.init(alg=args.alg or "RS256", force=args.force)
             elif args.action == "publish":

@@ -26,7 +26,16 @@ from typing import Any, Protocol
 from claimflow_local.emulator.runtime_api import Invocation, RuntimeApi
 from claimflow_local.template import FunctionSpec
 
-__all__ = ["InitError", "LogSink", "RuntimeClient", "Sandbox", "SandboxAnswer", "lambda_environment", "runtime_client"]
+__all__ = [
+    "InitError",
+    "LogSink",
+    "RuntimeClient",
+    "Sandbox",
+    "SandboxAnswer",
+    "lambda_environment",
+    "runtime_client",
+    "runtime_interpreter",
+]
 
 BUILTIN_CLIENT = Path(__file__).with_name("runtime_client.py")
 INIT_TIMEOUT_SECONDS = 30.0  # Lambda allows 10 s; a loaded CI machine needs more for a cold interpreter
@@ -43,7 +52,7 @@ class RuntimeClient:
     runtime_dir: Path | None
 
 
-def _interpreter(runtime: str) -> str:
+def runtime_interpreter(runtime: str) -> str:
     version = runtime.removeprefix("python")
     if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
         return str(getattr(sys, "_base_executable", sys.executable))
@@ -58,7 +67,7 @@ def runtime_client(runtime: str, runtime_dir: Path | None = None, *, prefer: str
     (``CLAIMFLOW_RUNTIME_CLIENT=builtin`` forces the built-in one), else the built-in client."""
     runtime_dir = runtime_dir or _default_runtime_dir(runtime)
     prefer = prefer or os.environ.get("CLAIMFLOW_RUNTIME_CLIENT", "auto")
-    python = _interpreter(runtime)
+    python = runtime_interpreter(runtime)
     has_ric = runtime_dir is not None and (runtime_dir / "awslambdaric" / "__init__.py").exists()
     if prefer != "builtin" and has_ric:
         assert runtime_dir is not None
@@ -87,6 +96,9 @@ def lambda_environment(spec: FunctionSpec) -> dict[str, str]:
         "LANG": "en_US.UTF-8",
         "TZ": ":UTC",
         "PYTHONUNBUFFERED": "1",
+        # /var/task and /opt are read-only in Lambda: a sandbox never writes bytecode beside the
+        # built code, so it runs what the build shipped (and a cold start costs what Lambda's does).
+        "PYTHONDONTWRITEBYTECODE": "1",
         "_HANDLER": spec.handler,
         "LAMBDA_TASK_ROOT": str(spec.code_dir),
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",

@@ -21,9 +21,12 @@ from typing import IO, Any
 from identity_stack.clients import ClientRegistry
 from identity_stack.token_endpoint import ClientCredentialsGrant, OAuthTokenEndpoint
 
+from claimflow.infra.kms import KmsApi
 from claimflow.infra.lambda_invoke import LambdaInvokeClient
+from claimflow.infra.sigv4 import Credentials
 from claimflow.infra.ssm import SsmParameterStore
-from claimflow.issuer.keys import KeyManager
+from claimflow.issuer.keys import KeyManager, KeySource, LocalKeys
+from claimflow.issuer.kms_keys import KmsKeys
 from claimflow.wire.client import IssuerClient
 from claimflow_local.emulator import LambdaEmulator
 from claimflow_local.stack.ssm import EmbeddedSsm, load_settings, seed_parameters
@@ -88,6 +91,13 @@ class LocalDeployment:
             raise
         return self
 
+    def _key_source(self, stage: str) -> KeySource:
+        """Keys made here (``ssm``) or in the embedded KMS (``kms``), as ``signing_key_store`` says."""
+        if self.settings.get("signing_key_store", "ssm") != "kms":
+            return LocalKeys()
+        assert self.ssm is not None
+        return KmsKeys(KmsApi(endpoint=self.ssm.url, credentials=Credentials("testing", "testing")), stage=stage)
+
     def _start(self) -> None:
         built = sam_build(self.root, log=self.log) if self.build else self.root / ".aws-sam" / "build" / "template.yaml"
         if not built.exists():
@@ -95,7 +105,7 @@ class LocalDeployment:
         self.ssm = EmbeddedSsm(port=self.ports.get("ssm", 0)).start()
         client = self.ssm.client()
         paths = seed_parameters(client, self.settings)
-        keys = KeyManager(SsmParameterStore(client=client, max_age=0), paths)
+        keys = KeyManager(SsmParameterStore(client=client, max_age=0), paths, keys=self._key_source(paths.stage))
         if keys.load() is None:
             keys.init(alg=self.settings.get("signing_algorithm", "RS256"))
         self.oauth = self._identity_stack(client)
@@ -111,6 +121,7 @@ class LocalDeployment:
             "Stage": self.settings["stage"],
             "ThirdPartyApiUrl": self.third_party.url,
             "SigningAlgorithm": self.settings.get("signing_algorithm", "RS256"),
+            "SigningKeyStore": self.settings.get("signing_key_store", "ssm"),
             # What discovery advertises: the example identity stack in front of the issuer.
             "TokenEndpoint": self.oauth.url,
             "TokenEndpointAuthMethods": "client_secret_basic,client_secret_post",
@@ -119,6 +130,7 @@ class LocalDeployment:
         }
         common = {
             "AWS_ENDPOINT_URL_SSM": self.ssm.url,
+            "AWS_ENDPOINT_URL_KMS": self.ssm.url,  # moto serves KMS too (SigningKeyStore=kms)
             "CLAIMFLOW_LOCAL_MODE": "1",
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "WARNING",

@@ -1,5 +1,5 @@
-"""Lambda's Invoke API (``RequestResponse``) over one pooled urllib3 connection pool, each
-request SigV4-signed with botocore's signer, each call bounded by the caller's deadline.
+"""Lambda's Invoke API (``RequestResponse``) over one pooled urllib3 connection pool
+(``claimflow.infra.aws_http``), each request SigV4-signed, each call bounded by the caller's deadline.
 
 Why not a boto3 client: its timeouts are per client, not per call, and its retry modes retry
 read timeouts, so a slow function would run again (with its side effects) while its first run
@@ -11,14 +11,12 @@ connection after sending, or any other error is never retried.
 
 The endpoint is ``CLAIMFLOW_LAMBDA_ENDPOINT`` (``sam local start-lambda``), else boto3's settings
 (``AWS_ENDPOINT_URL_LAMBDA``, ``AWS_ENDPOINT_URL``), which is how the emulator is reached;
-credentials come from botocore's provider chain.
+credentials are the function's role's (Lambda's variables), else botocore's provider chain.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +25,8 @@ from urllib.parse import quote
 
 from claimflow.config import Env, env_str
 from claimflow.errors import LambdaInvokeError
+from claimflow.infra.aws_http import AwsHttp
+from claimflow.infra.sigv4 import Credentials
 
 __all__ = ["InvokeReply", "LambdaInvokeClient"]
 
@@ -44,17 +44,6 @@ class InvokeReply:
     executed_version: str | None = None
 
 
-def _region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-
-
-def _endpoint(region: str) -> str:
-    configured = (
-        env_str(Env.LAMBDA_ENDPOINT, "") or os.environ.get("AWS_ENDPOINT_URL_LAMBDA") or os.environ.get("AWS_ENDPOINT_URL")
-    )
-    return (configured or f"https://lambda.{region}.amazonaws.com").rstrip("/")
-
-
 class LambdaInvokeClient:
     """One per container; thread-safe."""
 
@@ -66,40 +55,16 @@ class LambdaInvokeClient:
         max_pool: int = 16,
         credentials: tuple[str, str] | None = None,
     ) -> None:
-        """``credentials`` (access key id, secret) are for local endpoints; by default botocore's
-        provider chain finds them (environment, config files, the Lambda or instance role)."""
-        import urllib3
-
-        self.region = region or _region()
-        self.endpoint = (endpoint or _endpoint(self.region)).rstrip("/")
-        self._pool = urllib3.PoolManager(maxsize=max_pool, block=False, retries=False)
-        self._credentials: Any = None
-        if credentials is not None:
-            from botocore.credentials import Credentials
-
-            self._credentials = Credentials(*credentials)
-        self._lock = threading.Lock()
-
-    def _signed_headers(self, url: str, body: bytes) -> dict[str, str]:
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-
-        with self._lock:
-            if self._credentials is None:
-                import botocore.session
-
-                self._credentials = botocore.session.get_session().get_credentials()
-            credentials = self._credentials
-        if credentials is None:
-            raise LambdaInvokeError("no AWS credentials to sign the Invoke request with")
-        request = AWSRequest(
-            method="POST",
-            url=url,
-            data=body,
-            headers={"Content-Type": "application/json", "X-Amz-Invocation-Type": "RequestResponse"},
+        """``credentials`` (access key id, secret) are for local endpoints; by default the
+        function's own (Lambda's variables), else botocore's provider chain."""
+        self._http = AwsHttp(
+            "lambda",
+            endpoint=endpoint or env_str(Env.LAMBDA_ENDPOINT, "") or None,
+            region_name=region,
+            credentials=Credentials(*credentials) if credentials else None,
+            max_pool=max_pool,
         )
-        SigV4Auth(credentials.get_frozen_credentials(), "lambda", self.region).add_auth(request)
-        return dict(request.headers.items())
+        self.region, self.endpoint = self._http.region, self._http.endpoint
 
     def invoke(self, function: str, payload: Mapping[str, Any] | bytes, *, deadline: float) -> InvokeReply:
         """Run ``function`` once and return its answer; raise ``LambdaInvokeError`` when Lambda
@@ -107,23 +72,17 @@ class LambdaInvokeClient:
         import urllib3
 
         body = payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()
-        url = f"{self.endpoint}/2015-03-31/functions/{quote(function, safe='')}/invocations"
+        path = f"/2015-03-31/functions/{quote(function, safe='')}/invocations"
+        headers = {"Content-Type": "application/json", "X-Amz-Invocation-Type": "RequestResponse"}
         attempt = 0
         while True:
             attempt += 1
             remaining = deadline - time.monotonic()
             if remaining < _MIN_ATTEMPT_SECONDS:
                 raise LambdaInvokeError(f"invoke {function}: no time left before the deadline (attempt {attempt})")
-            headers = self._signed_headers(url, body)
             try:
-                response = self._pool.request(
-                    "POST",
-                    url,
-                    body=body,
-                    headers=headers,
-                    timeout=urllib3.Timeout(connect=min(1.0, remaining), read=remaining),
-                    retries=False,
-                    redirect=False,
+                response = self._http.send(
+                    "POST", path, body, headers, timeout=urllib3.Timeout(connect=min(1.0, remaining), read=remaining)
                 )
             except urllib3.exceptions.NewConnectionError as error:  # nothing was sent
                 if deadline - time.monotonic() > _MIN_ATTEMPT_SECONDS * 2:

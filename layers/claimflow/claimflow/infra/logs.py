@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from functools import cache
+import threading
 from typing import TYPE_CHECKING, Any
 
 from claimflow.infra.secrets import container_secrets
@@ -20,9 +20,24 @@ __all__ = ["logger_for"]
 _STANDARD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
-@cache
+_made: dict[str, Logger] = {}
+_making = threading.Lock()
+
+
 def logger_for(service: str) -> Logger:
-    """One Powertools Logger per service per container, redacting secrets from every line."""
+    """One Powertools Logger per service per container, redacting secrets from every line.
+
+    Made once even when the first calls race (concurrent workflows in one process): a second
+    Powertools Logger for a service finds the first one's handler and comes up without a
+    formatter, and ``append_keys`` on it fails."""
+    logger = _made.get(service)
+    if logger is None:
+        with _making:
+            logger = _made.get(service) or _made.setdefault(service, _new_logger(service))
+    return logger
+
+
+def _new_logger(service: str) -> Logger:
     from aws_lambda_powertools import Logger
     from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 

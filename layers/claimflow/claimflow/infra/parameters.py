@@ -186,8 +186,9 @@ class ParameterStore(ABC):
         """Load one parameter; None when it does not exist; ParameterStoreError on failure."""
 
     @abstractmethod
-    def put(self, name: str, value: str, *, secret: bool = False, description: str = "") -> None:
-        """Write (overwrite) one parameter and forget cached reads."""
+    def put(self, name: str, value: str, *, secret: bool = False, description: str = "", key_id: str | None = None) -> None:
+        """Write (overwrite) one parameter and forget cached reads; a secret one encrypted under
+        ``key_id`` (a KMS key or alias) when given, else the store's default key."""
 
 
 class InMemoryParameterStore(ParameterStore):
@@ -197,6 +198,7 @@ class InMemoryParameterStore(ParameterStore):
     def __init__(self, parameters: Mapping[str, str | tuple[str, bool]] | None = None, **options: Any) -> None:
         super().__init__(**options)
         self.parameters: dict[str, Parameter] = {}
+        self.key_ids: dict[str, str | None] = {}  # the KMS key each parameter was written under
         self.loads = 0
         self.unreachable = False
         self.delay = 0.0
@@ -205,8 +207,9 @@ class InMemoryParameterStore(ParameterStore):
             value, secret = spec if isinstance(spec, tuple) else (spec, False)
             self.put(name, value, secret=secret)
 
-    def put(self, name: str, value: str, *, secret: bool = False, description: str = "") -> None:
+    def put(self, name: str, value: str, *, secret: bool = False, description: str = "", key_id: str | None = None) -> None:
         self.parameters[name] = Parameter(name, value, secret)
+        self.key_ids[name] = key_id
         self.clear_cache()
 
     def _check_reachable(self) -> None:

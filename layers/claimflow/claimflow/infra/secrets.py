@@ -59,6 +59,10 @@ class SecretRegistry:
                 alternatives = sorted(self._forms, key=len, reverse=True)
                 self._pattern = re.compile("|".join(re.escape(form) for form in alternatives))
 
+    def __bool__(self) -> bool:
+        """Whether any secret has been loaded (nothing to scrub otherwise)."""
+        return self._pattern is not None
+
     def redact(self, text: str) -> str:
         pattern = self._pattern
         return text if pattern is None else pattern.sub(REDACTED, text)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claimflow.config import Env, SsmPaths, env_int, env_list, env_str
 from claimflow.errors import ClaimflowError, ConfigurationError
@@ -21,6 +21,9 @@ from claimflow.issuer.service import IssuedTokens, TokenIssuer
 from claimflow.issuer.signing import KeyProvider
 from claimflow.tokens import TOKENS
 from claimflow.wire.contracts import TOKEN_REPLY, Outcome
+
+if TYPE_CHECKING:
+    from claimflow.infra.kms import KmsApi
 
 __all__ = [
     "build_issuer",
@@ -61,6 +64,14 @@ def registry_from_environment(environ: Mapping[str, str] | None = None) -> Workf
 
 
 @cache
+def _kms_client() -> KmsApi:
+    """Made when a key kept in KMS first signs (SigningKeyStore=kms)."""
+    from claimflow.infra.kms import KmsApi
+
+    return KmsApi()
+
+
+@cache
 def build_issuer() -> TokenIssuer:
     """Wire the real adapters, once per container."""
     from claimflow.infra.ssm import SsmParameterStore
@@ -71,7 +82,7 @@ def build_issuer() -> TokenIssuer:
         config=config,
         registry=registry_from_environment(),
         invoker=LambdaWorkflowInvoker(),
-        keys=KeyProvider(store, SsmPaths().signing_keyset),
+        keys=KeyProvider(store, SsmPaths().signing_keyset, kms=_kms_client),
     )
 
 

@@ -1,12 +1,14 @@
 """The workflow-invoker port, and the in-process adapter that calls handlers directly (tests,
-benchmarks), with a JSON round trip so what crosses is exactly what would cross the wire.
+benchmarks, and stacks that run workflows beside the issuer). Nothing is serialised: the
+handler validates the request and the issuer validates the reply and re-checks every claim,
+as over the wire; a workflow cannot reach the issuer's objects (the event is a read-only
+view, and claims it reads are copies).
 
 The real adapter, over Lambda's Invoke API, is ``claimflow.issuer.lambda_invoker``.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -46,7 +48,6 @@ class InProcessWorkflowInvoker:
         if handler is None:
             raise WorkflowInvocationError(workflow_id, f"no function named '{function}'")
         try:
-            reply = handler(json.loads(json.dumps(payload)), _Context(function, timeout))
-            return json.loads(json.dumps(reply))
+            return handler(payload, _Context(function, timeout))
         except Exception as error:  # what Lambda would report as an Unhandled function error
             raise WorkflowInvocationError(workflow_id, f"function error: {type(error).__name__}: {error}") from error

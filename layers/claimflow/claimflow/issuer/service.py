@@ -11,19 +11,17 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from queue import SimpleQueue
 from typing import Any
 
-from claimflow.claims import NOTHING_RESERVED, Reserved, check_patch
+from claimflow.claims import NOTHING_RESERVED, RESERVED_CLAIMS, Reserved, check_patch
 from claimflow.errors import ClaimflowError
 from claimflow.issuer.errors import TokenRequestError, TokenTooLargeError, WorkflowInvocationError
 from claimflow.issuer.invoker import WorkflowInvoker
 from claimflow.issuer.policy import ClaimConflict, Merged, WorkflowRun, merge_runs
 from claimflow.issuer.registry import WorkflowRegistration, WorkflowRegistry
-from claimflow.issuer.request import IssuerConfig, TokenRequest, mint_standard_claims, parse_token_request
+from claimflow.issuer.request import IssuerConfig, TokenRequest, mint_standard_claims, new_token_id, parse_token_request
 from claimflow.issuer.signing import KeyProvider
 from claimflow.settings import FailurePolicy
 from claimflow.tokens import TOKENS, TokenKind, tokens_for
@@ -62,7 +60,7 @@ class TokenIssuer:
         self.keys = keys
         self.workflows = WorkflowRunner(registry, invoker, dispatcher=dispatcher)
         self._clock = clock
-        self._new_jti = new_jti
+        self._new_jti = new_jti or new_token_id
 
     def issue(self, document: Any) -> IssuedTokens:
         deadline = time.monotonic() + self.config.issuance_budget_ms / 1000
@@ -72,23 +70,22 @@ class TokenIssuer:
                 check_patch(TokenKind(token_name), claims)
             except ClaimflowError as error:
                 raise TokenRequestError(f"claims.{token_name}: {error}") from None
-        options = {"new_jti": self._new_jti} if self._new_jti else {}
-        minted = mint_standard_claims(request, self.config, clock=self._clock, **options)
+        minted = mint_standard_claims(request, self.config, clock=self._clock, new_jti=self._new_jti)
         signer = self.keys.signer(deadline=deadline)  # before any workflow runs: no key, no point invoking them
 
-        reserved = Reserved(claims={kind: frozenset(claims) for kind, claims in minted.items()})
+        # What this token mints beyond the table's reserved names (org_code when the request
+        # names an organization): workflows are told, so setting one fails in the workflow.
+        reserved = Reserved(claims={kind: frozenset(claims) - RESERVED_CLAIMS[kind] for kind, claims in minted.items()})
         runs = self.workflows.run(request, reserved=reserved, deadline=deadline)
         dropped: dict[str, str] = {}
         while True:
             merged = merge_runs(runs, tokens=request.tokens, base=request.claims, reserved=reserved, dropped=dropped)
             final = {kind: {**merged.claims[kind], **minted[kind]} for kind in request.tokens}
-            tokens = {kind: signer.sign(final[kind], typ=TOKENS[kind].typ) for kind in request.tokens}
-            oversize = next(
-                ((kind, len(token)) for kind, token in tokens.items() if len(token) > self.config.max_token_bytes), None
-            )
-            if oversize is None:
+            tokens = {kind: signer.sign(final[kind], typ=TOKENS[kind].typ, deadline=deadline) for kind in request.tokens}
+            kind = next((kind for kind, token in tokens.items() if len(token) > self.config.max_token_bytes), None)
+            if kind is None:
                 break
-            kind, size = oversize
+            size = len(tokens[kind])
             culprit = _largest_continue_patch(runs, merged, kind, dropped)
             if culprit is None:
                 raise TokenTooLargeError(
@@ -131,7 +128,7 @@ def invocation_payload(
         "tokens": {t.value: dict(request.claims.get(t.value, {})) for t in tokens_for(request.trigger)},
     }
     if reserved != NOTHING_RESERVED:
-        payload["reserved"] = reserved.to_wire()
+        payload["reserved"] = reserved.wire
     return payload
 
 
@@ -148,12 +145,39 @@ def _largest_continue_patch(runs: list[WorkflowRun], merged: Merged, kind: Token
 
 
 class _Task:
-    __slots__ = ("abandoned", "args", "finished", "function", "future")
+    """One invocation handed to a dispatcher thread. Its result is signalled with a lock the
+    task holds until it is done: the cheapest wake-up between threads CPython has (a Future's
+    condition variable costs about twice as much, on every workflow of every token)."""
+
+    __slots__ = ("_done", "abandoned", "args", "error", "finished", "function", "result")
 
     def __init__(self, function: Callable[..., WorkflowRun], args: tuple[Any, ...]) -> None:
         self.function, self.args = function, args
-        self.future: Future[WorkflowRun] = Future()
+        self.result: WorkflowRun | None = None
+        self.error: BaseException | None = None
         self.abandoned = self.finished = False
+        self._done = threading.Lock()
+        self._done.acquire()
+
+    def run(self) -> None:
+        try:
+            self.result = self.function(*self.args)
+        except BaseException as error:  # handed to the waiting runner, which re-raises it
+            self.error = error
+
+    def signal(self) -> None:
+        """Wake the runner waiting for this task (after the dispatcher has counted its thread idle)."""
+        self._done.release()
+
+    def wait(self, timeout: float) -> bool:
+        """Whether the task finished within ``timeout`` seconds."""
+        return self._done.acquire(timeout=timeout) if timeout > 0 else self._done.acquire(blocking=False)
+
+    def outcome(self) -> WorkflowRun:
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
 
 
 class Dispatcher:
@@ -198,16 +222,19 @@ class Dispatcher:
     def _work(self) -> None:
         while True:
             task = self._queue.get()
-            try:
-                task.future.set_result(task.function(*task.args))
-            except BaseException as error:
-                task.future.set_exception(error)
+            task.run()
             with self._lock:
                 task.finished = True
-                if task.abandoned or self._idle >= self._idle_target:
+                leaving = task.abandoned or self._idle >= self._idle_target
+                if leaving:
                     self.threads -= 1
-                    return
-                self._idle += 1
+                else:
+                    self._idle += 1
+            # Counted idle before the runner wakes: its next request finds this thread, instead of
+            # starting a new one because the bookkeeping had not caught up.
+            task.signal()
+            if leaving:
+                return
 
 
 class WorkflowRunner:
@@ -228,6 +255,8 @@ class WorkflowRunner:
     def run(self, request: TokenRequest, *, reserved: Reserved = NOTHING_RESERVED, deadline: float) -> list[WorkflowRun]:
         """Invoke every workflow registered for the request's trigger, all at once."""
         registrations = self.registry.for_trigger(request.trigger)
+        if not registrations:
+            return []
         correlation_id = request.correlation_id or str(uuid.uuid4())
         started = time.monotonic()
         pending: list[tuple[WorkflowRegistration, float, _Task]] = []
@@ -240,9 +269,9 @@ class WorkflowRunner:
             pending.append((registration, own_deadline, self.dispatcher.submit(self._invoke, registration, payload, timeout_ms)))
         runs: list[WorkflowRun] = []
         for registration, own_deadline, task in pending:  # all run at once; waiting in order is fine
-            try:
-                runs.append(task.future.result(timeout=max(0.0, own_deadline - time.monotonic())))
-            except FutureTimeout:
+            if task.wait(own_deadline - time.monotonic()):
+                runs.append(task.outcome())
+            else:
                 self.dispatcher.abandon(task)
                 waited = (time.monotonic() - started) * 1000
                 limit = "issuance budget" if own_deadline == deadline else "workflow deadline"
