@@ -60,9 +60,9 @@ venv-scan: $(VENV_SCAN)/.stamp ## checkov's venv (.venv-scan)
 lambda-runtime: $(LAMBDA_RUNTIME)/.stamp ## boto3 and awslambdaric as Lambda's runtime has them, for local runs
 
 # What deploys is what runs locally: sam build (cached: seconds when nothing changed).
-build: venv-sam ## sam build --cached: the artifacts that deploy and that local runs execute
+build: venv-sam ## sam build --cached: the artifacts that deploy and that local runs execute (ARCH=arm64 for Graviton)
 	@echo "== sam build --cached"
-	$(SAM) build --cached --parallel
+	$(if $(ARCH),CLAIMFLOW_ARCH=$(ARCH)) $(SAM) build --cached --parallel
 
 # Local runs build first (sam build --cached) and run the built artifacts through the runtime client.
 LOCAL := venv venv-sam lambda-runtime

@@ -96,13 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     machine = {"cores": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()}
     for key in numbers:
         details.setdefault(key, {})["cores"] = machine["cores"]
-    OUT.write_text(json.dumps({**numbers, "machine": machine, "details": details}, indent=2) + "\n")
+    if not args.only:  # a partial run never replaces the full record
+        OUT.write_text(json.dumps({**numbers, "machine": machine, "details": details}, indent=2) + "\n")
     print(f"\n{'benchmark':44} {'value':>10}  {'target':>8}  verdict")
     for key, value in numbers.items():
         info = details.get(key, {})
         print(f"{key:44} {value!s:>10}  {info.get('target', '—')!s:>8}  {verdict(value, info)}")
     elapsed = time.perf_counter() - started
-    print(f"\n{machine['cores']} cores, Python {machine['python']}; {elapsed:.0f} s; wrote {OUT}")
+    print(f"\n{machine['cores']} cores, Python {machine['python']}; {elapsed:.0f} s" + ("" if args.only else f"; wrote {OUT}"))
     if not args.no_readme and not args.only:
         text = README.read_text()
         block = f"{TABLE_START}\n{table(numbers, details)}\n{TABLE_END}"

@@ -35,7 +35,8 @@ started = time.process_time()
 {body}
 elapsed = time.process_time() - started
 loaded = [name for name in sys.modules if name not in before and name.split(".")[0] not in ("claimflow", "app")]
-print(json.dumps({{"cpu_ms": elapsed * 1000, "loaded": loaded, "boto3": "boto3" in sys.modules}}))
+print(json.dumps({{"cpu_ms": elapsed * 1000, "loaded": loaded, "boto3": "boto3" in sys.modules,
+                  "xray": "aws_xray_sdk" in sys.modules}}))
 """
 
 
@@ -103,6 +104,34 @@ def cold_starts(ssm: Any, stub: Any) -> Result:
     issuer_ms, issuer_report = _run(
         _first_reply(EVENTS / "issuer.user-token.json", expect="access_token"), function="IssuerFunction", env=issuer_env
     )
+    traced = {
+        **issuer_env,
+        "CLAIMFLOW_TRACING": "Active",
+        "AWS_LAMBDA_FUNCTION_NAME": "claimflow-bench-issuer",  # as in Lambda, where the X-Ray SDK finds its segment
+        "LAMBDA_TASK_ROOT": "/var/task",
+        "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+        "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+    }
+    first_token = _first_reply(EVENTS / "issuer.user-token.json", expect="access_token")
+    traced_ms, traced_report = _run(first_token, function="IssuerFunction", env=traced)
+    untraced_ms, untraced_report = _run(
+        first_token, function="IssuerFunction", env={**traced, "CLAIMFLOW_TRACING": "PassThrough"}
+    )
+    numbers["tracer_cold_start_ms"] = round(traced_ms - untraced_ms, 1)
+    details["tracer_cold_start_ms"] = {
+        "what": "CPU the built issuer's import + first token costs more with TracingMode=Active (X-Ray SDK, "
+        "Powertools Tracer, spans) than with PassThrough, in the same run",
+        "active_ms": round(traced_ms, 1),
+        "inactive_ms": round(untraced_ms, 1),
+        "xray_sdk_imported_when_active": traced_report["xray"],
+        "xray_sdk_imported_when_inactive": untraced_report["xray"],
+    }
+    numbers["xray_sdk_imported_when_tracing_is_off"] = untraced_report["xray"]
+    details["xray_sdk_imported_when_tracing_is_off"] = {
+        "what": "aws_xray_sdk in sys.modules after a PassThrough issuer's first token",
+        "target": False,
+    }
     keyset = KeySet.from_json(client.get_parameter(Name=keys.paths.signing_keyset, WithDecryption=True)["Parameter"]["Value"])
     baseline_code = f"import jwt, boto3, cryptography\njwt.PyJWK({dict(keyset.active.jwk)!r}, algorithm='RS256')"
     issuer_base_ms, _ = _run(baseline_code, function="IssuerFunction", env=issuer_env)

@@ -74,15 +74,28 @@ BROKEN = {
     ),
     "a registry entry without a function": (
         "template.yaml",
-        '"function": "${MapClientToOrganizationFunction}"',
-        '"function": "${RetiredFunction}"',
+        '"function": "${MapClientToOrganizationFunction}:live"',
+        '"function": "${RetiredFunction}:live"',
         "registry entry 'mapClientToOrganization' names function RetiredFunction, which the template does not define",
     ),
     "a function without a registry entry": (
         "template.yaml",
-        '"function": "${AddThirdPartyDataToAccessTokenFunction}"',
-        '"function": "${AddThirdPartyDataUsingEnvsFunction}"',
+        '"function": "${AddThirdPartyDataToAccessTokenFunction}:live"',
+        '"function": "${AddThirdPartyDataUsingEnvsFunction}:live"',
         "AddThirdPartyDataToAccessTokenFunction ('addThirdPartyDataToAccessToken') is not in the issuer's CLAIMFLOW_WORKFLOWS",
+    ),
+    "a registry entry that bypasses the alias": (
+        "template.yaml",
+        '"function": "${MapClientToOrganizationFunction}:live"',
+        '"function": "${MapClientToOrganizationFunction}"',
+        "registry entry 'mapClientToOrganization' invokes ${MapClientToOrganizationFunction} ($LATEST) — write "
+        '"${MapClientToOrganizationFunction}:live"',
+    ),
+    "an invoke grant on $LATEST only": (
+        "template.yaml",
+        "                - !Ref MapClientToOrganizationFunction.Alias\n",
+        "                - !GetAtt MapClientToOrganizationFunction.Arn\n",
+        "IssuerFunction may not invoke MapClientToOrganizationFunction — add !Ref MapClientToOrganizationFunction.Alias",
     ),
 }
 

@@ -92,6 +92,13 @@ CHANGED = {
     "DisabledWorkflows": "addThirdPartyDataToAccessToken",
     "SigningKeyStore": "kms",
     "KeyRotationPeriodDays": "7",
+    "DeploymentStrategy": "Canary10Percent5Minutes",
+    "LogRetentionDays": "90",
+    "Architecture": "arm64",
+    "IssuerProvisionedConcurrency": "2",
+    "IssuerSnapStart": "true",
+    "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:claimflow-alerts",
+    "WorkflowP99AlarmMs": "900",
 }
 #: A parameter whose effect shows only beside another one.
 TOGETHER = {"IssuerCertificateArn": {"IssuerDomainName": "auth.example.com"}}

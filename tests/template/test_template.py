@@ -54,7 +54,7 @@ def registry() -> list[dict[str, Any]]:
 
 def workflow_functions() -> dict[str, dict[str, Any]]:
     """Logical id -> resource, for every function the registry names."""
-    named = {re.fullmatch(r"\$\{(\w+)\}", e["function"]).group(1) for e in registry()}  # type: ignore[union-attr]
+    named = {re.fullmatch(r"\$\{(\w+)\}(?::live)?", e["function"]).group(1) for e in registry()}  # type: ignore[union-attr]
     return {k: v for k, v in functions().items() if k in named}
 
 
@@ -112,7 +112,7 @@ def test_each_workflow_reads_exactly_the_stage_path_and_its_own() -> None:
 
 def test_the_issuer_invokes_only_its_registered_workflows_and_reads_only_the_keyset() -> None:
     invoked = resources_for("IssuerFunction", "lambda:InvokeFunction")
-    assert sorted(invoked) == sorted(json.dumps({"Fn::GetAtt": [k, "Arn"]}) for k in workflow_functions())
+    assert sorted(invoked) == sorted(json.dumps({"Ref": f"{k}Aliaslive"}) for k in workflow_functions())  # the live aliases
     assert [json.loads(r)["Fn::Sub"].split(":parameter/")[1] for r in resources_for("IssuerFunction", "ssm:GetParameter")] == [
         "claimflow/${Stage}/signing/keyset"
     ]
@@ -146,7 +146,7 @@ def test_each_functions_folder_has_exactly_one_function_resource() -> None:
 def test_the_registry_agrees_with_each_workflows_code() -> None:
     by_logical_id = workflow_functions()
     for entry in registry():
-        logical_id = entry["function"][2:-1]
+        logical_id = entry["function"].removesuffix(":live")[2:-1]
         module = load_workflow(by_logical_id[logical_id]["Properties"]["CodeUri"].strip("/").split("/")[-1])
         settings = module.workflow_settings
         assert entry["id"] == settings.id
@@ -180,4 +180,4 @@ def test_cognito_may_invoke_the_issuer_only_from_the_configured_user_pool() -> N
     assert permission["Condition"] == "HasCognitoUserPool"
     assert permission["Properties"]["Principal"] == "cognito-idp.amazonaws.com"
     assert permission["Properties"]["SourceArn"] == {"Ref": "CognitoUserPoolArn"}
-    assert permission["Properties"]["FunctionName"] == {"Fn::GetAtt": ["IssuerFunction", "Arn"]}
+    assert permission["Properties"]["FunctionName"] == {"Ref": "IssuerFunction.Alias"}  # the live alias Cognito calls

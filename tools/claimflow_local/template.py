@@ -82,6 +82,7 @@ class FunctionSpec:
     memory_mb: int
     environment: Mapping[str, str]
     function_url: bool = False
+    alias: str | None = None  # AutoPublishAlias: the qualifier invocations may name besides $LATEST
 
     @property
     def arn(self) -> str:
@@ -97,6 +98,8 @@ class RegistryEntry:
     function: str
     failure_policy: str
     timeout_ms: int
+    #: The alias (or version) the entry invokes (``"${X}:live"``), as deployments need; None: $LATEST.
+    qualifier: str | None = None
 
 
 @dataclass
@@ -175,11 +178,18 @@ class SamTemplate:
             return parameters[name]
         if name in self.resources:
             return name  # a function's name is its logical id locally, as in sam local
+        if name.endswith(".Alias") and name.removesuffix(".Alias") in self.resources:
+            return self._get_att(name.removesuffix(".Alias"), "Alias")
         raise TemplateError(f"!Ref {name}: no such parameter or resource")
 
     def _get_att(self, resource: str, attribute: str) -> str:
         if attribute == "Arn" and resource in self.resources:
             return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{resource}"
+        if attribute == "Alias" and resource in self.resources:
+            alias = self.alias_of(resource)
+            if alias is None:
+                raise TemplateError(f"{resource}.Alias: the function has no AutoPublishAlias")
+            return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{resource}:{alias}"
         if attribute == "FunctionUrl" and resource.endswith("Url"):
             function = resource[: -len("Url")]
             if function in self.function_urls:
@@ -255,17 +265,30 @@ class SamTemplate:
         # ${X} names function X's logical id (its name under sam local), even where X is missing,
         # so that `claimflow check` can say so.
         text = raw.get("Fn::Sub", "[]") if isinstance(raw, dict) else str(raw)
-        entries = json.loads(re.sub(r"\$\{(\w+)\}", lambda m: self._ref(m[1]) if m[1] in self.parameters() else m[1], text))
+
+        # "${X}:live" invokes function X's alias live (a name Lambda, sam local and the emulator all take).
+        def name(match: re.Match[str]) -> str:
+            return self._ref(match[1]) if match[1] in self.parameters() else match[1]
+
+        entries = json.loads(re.sub(r"\$\{(\w+)\}", name, text))
         return [
             RegistryEntry(
                 id=str(entry.get("id", "")),
                 trigger=str(entry.get("trigger", "")),
-                function=str(entry.get("function", "")),
+                function=str(entry.get("function", "")).partition(":")[0],
                 failure_policy=str(entry.get("failure_policy", "stop")),
                 timeout_ms=int(entry.get("timeout_ms", 2000)),
+                qualifier=str(entry.get("function", "")).partition(":")[2] or None,
             )
             for entry in entries
         ]
+
+    def alias_of(self, logical_id: str) -> str | None:
+        """The alias every deploy points at the function's new version (``AutoPublishAlias``)."""
+        resource = self.function_resources().get(logical_id, {})
+        globals_ = self.document.get("Globals", {}).get("Function", {})
+        alias = resource.get("Properties", {}).get("AutoPublishAlias", globals_.get("AutoPublishAlias"))
+        return None if alias is None else str(self.resolve(alias))
 
     def functions(self) -> dict[str, FunctionSpec]:
         globals_ = self.document.get("Globals", {}).get("Function", {})
@@ -287,6 +310,7 @@ class SamTemplate:
                 memory_mb=int(self.resolve(props.get("MemorySize", 128))),
                 environment={k: str(self.resolve(v)) for k, v in env.items()},
                 function_url="FunctionUrlConfig" in props,
+                alias=self.alias_of(name),
             )
         return specs
 

@@ -35,6 +35,26 @@ from claimflow.triggers import WorkflowTrigger
 
 __version__ = "0.1.0"
 
+
+def _check_architecture() -> None:
+    """A layer built for one architecture fails on the other with an obscure ELF error deep in
+    cryptography; say what happened instead (sam build writes BUILT_FOR)."""
+    import os
+    from pathlib import Path
+
+    built = Path(__file__).with_name("BUILT_FOR")
+    if built.exists():
+        wanted = built.read_text().strip()
+        running = {"aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
+        if wanted != running:
+            raise ImportError(
+                f"the claimflow layer was built for {wanted} and this function runs on {running}: "
+                f"rebuild with CLAIMFLOW_ARCH={running} sam build, or set the Architecture parameter to {wanted}"
+            )
+
+
+_check_architecture()
+
 __all__ = [
     # settings
     "FailurePolicy",

@@ -51,6 +51,7 @@ class Env:
     #: Where SSM and Lambda are reached (empty: AWS's own endpoints); for sam local and make dev.
     SSM_ENDPOINT = "CLAIMFLOW_SSM_ENDPOINT"
     KMS_ENDPOINT = "CLAIMFLOW_KMS_ENDPOINT"
+    TRACING = "CLAIMFLOW_TRACING"  # the TracingMode parameter: Active opens X-Ray spans
     LAMBDA_ENDPOINT = "CLAIMFLOW_LAMBDA_ENDPOINT"
 
 

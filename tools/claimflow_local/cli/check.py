@@ -190,11 +190,17 @@ def check_project(root: Path) -> CheckReport:
                         f"{TEMPLATE}: registry entry for {logical_id} has {field} '{getattr(entry, field)}' but "
                         f"{where} declares '{code_value}' — make them equal"
                     )
-            if {"Fn::GetAtt": [logical_id, "Arn"]} not in invocable:
+            alias = template.alias_of(logical_id)
+            if alias is not None and entry.qualifier != alias:
+                invoked = f"${{{logical_id}}}" + (f":{entry.qualifier}" if entry.qualifier else " ($LATEST)")
                 problems.append(
-                    f"{TEMPLATE}: {ISSUER} may not invoke {logical_id} — add !GetAtt {logical_id}.Arn to "
-                    "InvokeRegisteredWorkflows"
+                    f"{TEMPLATE}: registry entry '{entry.id}' invokes {invoked} — write \"${{{logical_id}}}:{alias}\" "
+                    f"so deployments (canaries, rollbacks) reach the issuer through the '{alias}' alias"
                 )
+            grant: dict[str, Any] = {"Ref": f"{logical_id}.Alias"} if alias is not None else {"Fn::GetAtt": [logical_id, "Arn"]}
+            if grant not in invocable:
+                needed = f"!Ref {logical_id}.Alias" if alias is not None else f"!GetAtt {logical_id}.Arn"
+                problems.append(f"{TEMPLATE}: {ISSUER} may not invoke {logical_id} — add {needed} to InvokeRegisteredWorkflows")
         problems += _iam_problems(logical_id, resource, settings.id, set(settings.bindings))
     ids = [e.id for e in registry]
     for duplicate in sorted({i for i in ids if ids.count(i) > 1}):

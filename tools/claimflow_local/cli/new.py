@@ -128,19 +128,77 @@ def _event(root: Path, workflow_id: str, trigger: WorkflowTrigger) -> str:
 
 
 def _resource(template: str, logical_id: str, workflow_id: str, directory: str, bindings: list[str]) -> str:
-    start = template.find("    Metadata:\n      checkov:")
-    waivers = template[start : template.index("    Properties:", start)] if start >= 0 else ""
+    """The function, its log group and its alarms, written as the template's own workflows are."""
+    start = template.find("    Metadata:\n      BuildMethod: makefile")
+    metadata = template[start : template.index("    Properties:", start)] if start >= 0 else ""
     statements = [statement for _, statement in required_statements(workflow_id, bindings)]
     policy_text = (
         ("      Policies:\n        - Statement:\n" + statements_yaml(statements) + "\n")
         if statements
         else "      # Its bindings need no AWS access at all.\n"
     )
-    return (
-        f"  {logical_id}:\n    Type: AWS::Serverless::Function\n{waivers}    Properties:\n"
+    slug = directory.replace("_", "-")
+    function = (
+        f"  {logical_id}:\n    Type: AWS::Serverless::Function\n{metadata}    Properties:\n"
         f'      Description: "workflow {workflow_id}"\n      CodeUri: functions/{directory}/\n'
-        f"      Handler: app.lambda_handler\n{policy_text}\n"
+        f"      Handler: app.lambda_handler\n"
+        f"      LoggingConfig:\n        LogFormat: JSON\n        LogGroup: !Ref {logical_id}LogGroup\n"
+        f"      DeploymentPreference:\n        Type: !Ref DeploymentStrategy\n        Alarms:\n"
+        f"          - !Ref {logical_id}ErrorsAlarm\n          - !Ref {logical_id}FailuresAlarm\n"
+        f"{policy_text}\n"
     )
+    log_group = template.find("  AddThirdPartyDataToAccessTokenFunctionLogGroup:")
+    waiver = (
+        template[template.index("    Metadata:", log_group) : template.index("    Properties:", log_group)]
+        if log_group >= 0
+        else ""
+    )
+    alarms = f"""  {logical_id}LogGroup:
+    Type: AWS::Logs::LogGroup
+{waiver}    Properties:
+      LogGroupName: !Sub /aws/lambda/claimflow-${{Stage}}-{slug}
+      RetentionInDays: !Ref LogRetentionDays
+
+  {logical_id}ErrorsAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmDescription: "{logical_id} (live alias) raised an error; during a deployment this rolls it back"
+      Namespace: AWS/Lambda
+      MetricName: Errors
+      Dimensions:
+        - Name: FunctionName
+          Value: !Ref {logical_id}
+        - Name: Resource
+          Value: !Sub "${{{logical_id}}}:live"
+      Statistic: Sum
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 1
+      ComparisonOperator: GreaterThanOrEqualToThreshold
+      TreatMissingData: notBreaching
+      AlarmActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]
+
+  {logical_id}FailuresAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmDescription: "workflow {workflow_id} failed in the issuer (crash, timeout, refused reply); rolls its deployment back"
+      Namespace: claimflow
+      MetricName: WorkflowDuration
+      Dimensions:
+        - Name: workflow
+          Value: {workflow_id}
+        - Name: outcome
+          Value: failed
+      Statistic: SampleCount
+      Period: 60
+      EvaluationPeriods: 1
+      Threshold: 1
+      ComparisonOperator: GreaterThanOrEqualToThreshold
+      TreatMissingData: notBreaching
+      AlarmActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]
+
+"""
+    return function + alarms
 
 
 def _register(template: str, logical_id: str, workflow_id: str, trigger: WorkflowTrigger, policy: str) -> str:
@@ -152,23 +210,31 @@ def _register(template: str, logical_id: str, workflow_id: str, trigger: Workflo
     lines[last] = lines[last].rstrip("\n").rstrip(",") + ",\n"
     entry = (
         f'{indent}  {{"id": "{workflow_id}", "trigger": "{trigger.value}",\n'
-        f'{indent}   "function": "${{{logical_id}}}", "failure_policy": "{policy}", "timeout_ms": 2000}}\n'
+        f'{indent}   "function": "${{{logical_id}}}:live", "failure_policy": "{policy}", "timeout_ms": 2000}}\n'
     )
     lines.insert(close, entry)
     text = "".join(lines)
     sid = text.index("Sid: InvokeRegisteredWorkflows")
-    getatts = [m.end() for m in re.finditer(r"\n( +)- !GetAtt \w+\.Arn", text[sid:])]
-    if not getatts:
-        raise ScaffoldError("template.yaml: InvokeRegisteredWorkflows lists no function; cannot add the new one")
-    at = sid + getatts[0]
-    while True:  # the end of the consecutive GetAtt lines
-        following = re.match(r"\n( +)- !GetAtt \w+\.Arn", text[at:])
+    aliases = [m.end() for m in re.finditer(r"\n( +)- !Ref \w+\.Alias", text[sid:])]
+    if not aliases:
+        raise ScaffoldError("template.yaml: InvokeRegisteredWorkflows lists no function alias; cannot add the new one")
+    at = sid + aliases[0]
+    while True:  # the end of the consecutive alias lines
+        following = re.match(r"\n( +)- !Ref \w+\.Alias", text[at:])
         if not following:
             break
         at += following.end()
-    item_indent = re.search(r"\n( +)- !GetAtt", text[sid:]).group(1)  # type: ignore[union-attr]
-    text = text[:at] + f"\n{item_indent}- !GetAtt {logical_id}.Arn" + text[at:]
+    item_indent = re.search(r"\n( +)- !Ref \w+\.Alias", text[sid:]).group(1)  # type: ignore[union-attr]
+    text = text[:at] + f"\n{item_indent}- !Ref {logical_id}.Alias" + text[at:]
     return text.rstrip("\n") + f"\n  {logical_id}Arn:\n    Value: !GetAtt {logical_id}.Arn\n"
+
+
+def _function_makefile(root: Path) -> str:
+    """The build every function shares (bytecode, its requirements): copied from one that has it."""
+    existing = sorted((root / "functions").glob("*/Makefile"))
+    if not existing:
+        raise ScaffoldError("no functions/*/Makefile to copy the build from (BuildMethod: makefile)")
+    return existing[0].read_text()
 
 
 def scaffold(root: Path, name: str, *, trigger: str, bindings: list[str], policy: str = "stop") -> Scaffolded:
@@ -209,6 +275,7 @@ def scaffold(root: Path, name: str, *, trigger: str, bindings: list[str], policy
     written = {
         code_dir / "app.py": _module(workflow_id, parsed_trigger, chosen, directory, policy),
         code_dir / "requirements.txt": "# Dependencies come from the claimflow layer (layers/claimflow/requirements.txt).\n",
+        code_dir / "Makefile": _function_makefile(root),
         root / "events" / f"workflow.{workflow_id}.json": _event(root, workflow_id, parsed_trigger),
         root / "tests" / "workflows" / f"test_{directory}.py": _test(directory, workflow_id, parsed_trigger, chosen),
     }

@@ -14,7 +14,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from claimflow_local.emulator.pool import FunctionHost, ThrottledError
 from claimflow_local.loopback import BodyError, LoopbackHandler
@@ -25,13 +25,14 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 _FUNCTION = r"^/2015-03-31/functions/(?P<name>[^/]+)"
 
 
-def function_name(raw: str) -> str:
-    """A function's name from a name, a partial ARN or a full ARN (a qualifier dropped)."""
+def function_name(raw: str) -> tuple[str, str | None]:
+    """A function's name and qualifier from a name, a partial ARN or a full ARN."""
     name = unquote(raw)
     if name.startswith("arn:"):
         parts = name.split(":")
-        return parts[6] if len(parts) > 6 else parts[-1]
-    return name.split(":", 1)[0]
+        return (parts[6], parts[7] if len(parts) > 7 else None) if len(parts) > 6 else (parts[-1], None)
+    function, _, qualifier = name.partition(":")
+    return function, qualifier or None
 
 
 class _InvokeApiHandler(LoopbackHandler):
@@ -56,9 +57,12 @@ class _InvokeApiHandler(LoopbackHandler):
         for method, pattern, operation in ROUTES:
             match = pattern.match(path)
             if match and method == self.command:
-                name = function_name(match["name"])
-                if name not in self.emulator.pools:
-                    arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+                name, qualifier = function_name(match["name"])
+                qualifier = qualifier or parse_qs(urlsplit(self.path).query).get("Qualifier", [None])[0]
+                pool = self.emulator.pools.get(name)
+                # The function's alias runs what $LATEST runs: locally there is one version, the built one.
+                if pool is None or qualifier not in (None, "$LATEST", pool.spec.alias):
+                    arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}" + (f":{qualifier}" if qualifier else "")
                     self._error(404, "ResourceNotFoundException", f"Function not found: {arn}")
                     return
                 operation(self, name, body)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from claimflow.config import Env, SsmPaths, env_int, env_list, env_str
 from claimflow.errors import ClaimflowError, ConfigurationError
 from claimflow.infra.logs import logger_for
+from claimflow.infra.tracing import spans_from_environment
 from claimflow.issuer.errors import WorkflowOutcomeError
 from claimflow.issuer.hooks import customize, find_hook
 from claimflow.issuer.lambda_invoker import LambdaWorkflowInvoker
@@ -83,6 +84,7 @@ def build_issuer() -> TokenIssuer:
         registry=registry_from_environment(),
         invoker=LambdaWorkflowInvoker(),
         keys=KeyProvider(store, SsmPaths().signing_keyset, kms=_kms_client),
+        spans=spans_from_environment("issuer"),
     )
 
 

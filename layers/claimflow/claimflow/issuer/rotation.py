@@ -82,9 +82,9 @@ def _record(*, failed: bool, actions: list[str], keys: int) -> None:
     if is_metrics_disabled():
         return
     metrics = Metrics(namespace="claimflow", service="key-rotation")
-    metrics.add_metric(
-        name="KeyRotationFailures" if failed else "KeyRotationSteps", unit=MetricUnit.Count, value=1 if failed else len(actions)
-    )
-    if not failed:
+    if failed:
+        metrics.add_metric(name="KeyRotationFailures", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="KeyRotationSteps", unit=MetricUnit.Count, value=len(actions))
         metrics.add_metric(name="SigningKeys", unit=MetricUnit.Count, value=keys)
     metrics.flush_metrics()

@@ -17,6 +17,7 @@ from typing import Any
 
 from claimflow.claims import NOTHING_RESERVED, RESERVED_CLAIMS, Reserved, check_patch
 from claimflow.errors import ClaimflowError
+from claimflow.infra.spans import NoSpans, Spans
 from claimflow.issuer.errors import TokenRequestError, TokenTooLargeError, WorkflowInvocationError
 from claimflow.issuer.invoker import WorkflowInvoker
 from claimflow.issuer.policy import ClaimConflict, Merged, WorkflowRun, merge_runs
@@ -55,10 +56,12 @@ class TokenIssuer:
         clock: Callable[[], float] = time.time,
         new_jti: Callable[[], str] | None = None,
         dispatcher: Dispatcher | None = None,
+        spans: Spans | None = None,
     ) -> None:
         self.config = config
         self.keys = keys
-        self.workflows = WorkflowRunner(registry, invoker, dispatcher=dispatcher)
+        self.spans = spans or NoSpans()
+        self.workflows = WorkflowRunner(registry, invoker, dispatcher=dispatcher, spans=self.spans)
         self._clock = clock
         self._new_jti = new_jti or new_token_id
 
@@ -81,7 +84,8 @@ class TokenIssuer:
         while True:
             merged = merge_runs(runs, tokens=request.tokens, base=request.claims, reserved=reserved, dropped=dropped)
             final = {kind: {**merged.claims[kind], **minted[kind]} for kind in request.tokens}
-            tokens = {kind: signer.sign(final[kind], typ=TOKENS[kind].typ, deadline=deadline) for kind in request.tokens}
+            with self.spans.span("sign", annotations={"alg": signer.alg, "kid": signer.kid}):
+                tokens = {kind: signer.sign(final[kind], typ=TOKENS[kind].typ, deadline=deadline) for kind in request.tokens}
             kind = next((kind for kind, token in tokens.items() if len(token) > self.config.max_token_bytes), None)
             if kind is None:
                 break
@@ -241,10 +245,18 @@ class WorkflowRunner:
     """Runs the trigger's workflows concurrently under their deadlines and the budget, and
     merges their replies under the rules. Shared by the issuer and the claims hooks."""
 
-    def __init__(self, registry: WorkflowRegistry, invoker: WorkflowInvoker, *, dispatcher: Dispatcher | None = None) -> None:
+    def __init__(
+        self,
+        registry: WorkflowRegistry,
+        invoker: WorkflowInvoker,
+        *,
+        dispatcher: Dispatcher | None = None,
+        spans: Spans | None = None,
+    ) -> None:
         self.registry = registry
         self.invoker = invoker
         self.dispatcher = dispatcher or Dispatcher()
+        self.spans = spans or NoSpans()
 
     def customize(self, request: TokenRequest, *, reserved: Reserved, deadline: float) -> Merged:
         """The custom claims per token after every workflow's patch, or a denial/failure raised.
@@ -258,6 +270,7 @@ class WorkflowRunner:
         if not registrations:
             return []
         correlation_id = request.correlation_id or str(uuid.uuid4())
+        trace = self.spans.current()  # carried to each worker thread
         started = time.monotonic()
         pending: list[tuple[WorkflowRegistration, float, _Task]] = []
         for registration in registrations:
@@ -266,7 +279,8 @@ class WorkflowRunner:
             payload = invocation_payload(
                 registration, request, correlation_id=correlation_id, timeout_ms=timeout_ms, reserved=reserved
             )
-            pending.append((registration, own_deadline, self.dispatcher.submit(self._invoke, registration, payload, timeout_ms)))
+            task = self.dispatcher.submit(self._invoke, registration, payload, timeout_ms, trace)
+            pending.append((registration, own_deadline, task))
         runs: list[WorkflowRun] = []
         for registration, own_deadline, task in pending:  # all run at once; waiting in order is fine
             if task.wait(own_deadline - time.monotonic()):
@@ -280,10 +294,11 @@ class WorkflowRunner:
                 )
         return runs
 
-    def _invoke(self, registration: WorkflowRegistration, payload: Mapping[str, Any], timeout_ms: int) -> WorkflowRun:
+    def _invoke(self, registration: WorkflowRegistration, payload: Mapping[str, Any], timeout_ms: int, trace: Any) -> WorkflowRun:
         started = time.perf_counter()
-        try:
-            reply = self.invoker.invoke(registration.id, registration.function, payload, timeout=timeout_ms / 1000)
-        except WorkflowInvocationError as error:
-            return WorkflowRun(registration, failure=error.cause, duration_ms=(time.perf_counter() - started) * 1000)
+        with self.spans.span(f"workflow {registration.id}", parent=trace, annotations={"workflow": registration.id}):
+            try:
+                reply = self.invoker.invoke(registration.id, registration.function, payload, timeout=timeout_ms / 1000)
+            except WorkflowInvocationError as error:
+                return WorkflowRun(registration, failure=error.cause, duration_ms=(time.perf_counter() - started) * 1000)
         return WorkflowRun(registration, reply=reply, duration_ms=(time.perf_counter() - started) * 1000)
