@@ -72,8 +72,15 @@ demo: $(LOCAL) ## issue a real signed token through the issuer and the seed's wo
 	$(PY) -m claimflow_local demo
 
 .PHONY: dev
-dev: $(LOCAL) ## keep the local services running (ports 3000-3005; PORT_BASE=4000 moves them)
+dev: $(LOCAL) ## keep the local services running (ports 3000-3006; PORT_BASE=4000 moves them)
 	$(if $(PORT_BASE),CLAIMFLOW_DEV_PORT_BASE=$(PORT_BASE)) $(PY) -m claimflow_local dev
+
+.PHONY: provider
+provider: ## node-oidc-provider on 127.0.0.1:3100 whose tokens carry the workflows' claims (needs make dev running)
+	cd examples/oidc_provider && npm ci --no-audit --no-fund
+	cd examples/oidc_provider && PORT=3100 CLAIMFLOW_HOOK_URL=http://127.0.0.1:$$(( $${CLAIMFLOW_DEV_PORT_BASE:-3000} + 6 ))/hooks/generic \
+		CLAIMFLOW_HOOK_SECRET="$$($(PY) -c 'import json; print(json.load(open("../../local/settings.json"))["hooks"]["generic"]["secret"])')" \
+		node provider.mjs
 
 .PHONY: lint
 lint: venv ## ruff, mypy, the import contracts and claimflow check

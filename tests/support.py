@@ -41,9 +41,9 @@ def function_for_event(name: str) -> str:
         found = [e.function for e in SamTemplate.load(ROOT / "template.yaml").registry() if e.id == workflow_id]
         assert found, f"events/{name}: no workflow '{workflow_id}' in the issuer's registry"
         return found[0]
-    if name.startswith(("issuer.", "cognito.")):
+    if name.startswith(("issuer.", "cognito.", "hooks.")):
         return "IssuerFunction"
-    assert name.startswith("jwks."), f"events/{name}: name it workflow.*, issuer.*, cognito.* or jwks.*"
+    assert name.startswith("jwks."), f"events/{name}: name it workflow.*, issuer.*, cognito.*, hooks.* or jwks.*"
     return "JwksFunction"
 
 
@@ -62,3 +62,20 @@ def record_figure(name: str, value: Any) -> None:
     if target:
         with _figures_lock, open(target, "a") as sink:
             sink.write(json.dumps({"name": name, "value": value}) + "\n")
+
+
+def npm_installed(directory: Path) -> Path:
+    """``directory``'s npm packages, installed from its lock file (``npm ci``, again only when the
+    lock file changes). Node 20 and npm are needed: the clients and providers nobody here wrote."""
+    import hashlib
+    import shutil
+    import subprocess
+
+    npm = shutil.which("npm")
+    assert shutil.which("node") and npm, "Node.js 20 and npm are needed for the interop tests"
+    digest = hashlib.sha256((directory / "package-lock.json").read_bytes()).hexdigest()
+    stamp = directory / "node_modules" / ".claimflow-lock-sha256"
+    if not stamp.exists() or stamp.read_text() != digest:
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=directory, check=True, capture_output=True, timeout=300)
+        stamp.write_text(digest)
+    return directory

@@ -37,6 +37,10 @@ def test_every_sample_event_validates_against_its_contract(path: Path) -> None:
     if path.name.startswith("jwks."):  # Function URL events (payload format 2.0) for the JWKS function
         assert document["version"] == "2.0" and document["rawPath"].startswith("/.well-known/")
         return
+    if path.name.startswith("hooks."):  # claims-hook calls at the issuer's URL (payload format 2.0)
+        assert document["version"] == "2.0" and document["rawPath"].startswith("/hooks/")
+        assert json.loads(document["body"])
+        return
     if path.name.startswith("cognito."):  # Cognito Pre Token Generation events (V2_0, V3_0)
         assert document["version"] in ("2", "3") and document["triggerSource"].startswith("TokenGeneration_")
         return

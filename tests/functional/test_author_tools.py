@@ -245,3 +245,13 @@ def test_a_stage_with_disabled_workflows_issues_without_them() -> None:
         )
     assert [w["id"] for w in reply["workflows"]] == ["addThirdPartyDataUsingEnvs"]
     assert "access_token" in reply
+
+
+def test_preview_runs_a_claims_hook_call_and_says_who_signs(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    status, out, _ = run_cli(capsys, "preview", "--event", "events/hooks.hydra-token-hook.json")
+    assert status == 0
+    assert "addThirdPartyDataToAccessToken     ok" in out
+    assert 'access_token (claims Ory Hydra adds and signs): {"lifetime_subscriber": true}' in out

@@ -7,7 +7,6 @@ installed by this module from tests/interop's lock file into tests/interop/node_
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -23,7 +22,7 @@ from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
 from identity_stack.resource_server import verify_access_token
 
 from claimflow_local.stack.deployment import LocalDeployment
-from tests.support import ROOT, record_figure
+from tests.support import ROOT, npm_installed, record_figure
 
 INTEROP = ROOT / "tests" / "interop"
 SETTINGS = json.loads((ROOT / "local" / "settings.json").read_text())
@@ -33,15 +32,8 @@ CLIENT_ID, CLIENT = next(iter(SETTINGS["example_clients"].items()))
 @pytest.fixture(scope="module")
 def node() -> str:
     """Node with openid-client and jose installed (npm ci, again only when the lock file changes)."""
-    node = shutil.which("node")
-    npm = shutil.which("npm")
-    assert node and npm, "Node.js 20 and npm are needed for the interop tests"
-    lock = (INTEROP / "package-lock.json").read_bytes()
-    stamp = INTEROP / "node_modules" / ".claimflow-lock-sha256"
-    digest = hashlib.sha256(lock).hexdigest()
-    if not stamp.exists() or stamp.read_text() != digest:
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=INTEROP, check=True, capture_output=True, timeout=300)
-        stamp.write_text(digest)
+    npm_installed(INTEROP)
+    node = str(shutil.which("node"))
     versions = {
         name: json.loads((INTEROP / "node_modules" / name / "package.json").read_text())["version"]
         for name in ("openid-client", "jose", "oauth4webapi")

@@ -91,6 +91,12 @@ BROKEN = {
         "registry entry 'mapClientToOrganization' invokes ${MapClientToOrganizationFunction} ($LATEST) — write "
         '"${MapClientToOrganizationFunction}:live"',
     ),
+    "claims hooks without their secrets' grant": (
+        "template.yaml",
+        "parameter/claimflow/${Stage}/hooks/*\n",
+        "parameter/claimflow/${Stage}/hook\n",
+        "IssuerFunction serves claims hooks but may not ssm:GetParameter their secrets at /claimflow/${Stage}/hooks/*",
+    ),
     "an invoke grant on $LATEST only": (
         "template.yaml",
         "                - !Ref MapClientToOrganizationFunction.Alias\n",

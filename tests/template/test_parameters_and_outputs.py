@@ -99,6 +99,7 @@ CHANGED = {
     "IssuerSnapStart": "true",
     "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:claimflow-alerts",
     "WorkflowP99AlarmMs": "900",
+    "ClaimsHooks": "generic,hydra",
 }
 #: A parameter whose effect shows only beside another one.
 TOGETHER = {"IssuerCertificateArn": {"IssuerDomainName": "auth.example.com"}}

@@ -110,11 +110,12 @@ def test_each_workflow_reads_exactly_the_stage_path_and_its_own() -> None:
         assert any(STAGE_ENV in g for g in granted) and any(own in g for g in granted), granted
 
 
-def test_the_issuer_invokes_only_its_registered_workflows_and_reads_only_the_keyset() -> None:
+def test_the_issuer_invokes_only_its_registered_workflows_and_reads_only_the_keyset_and_hook_secrets() -> None:
     invoked = resources_for("IssuerFunction", "lambda:InvokeFunction")
     assert sorted(invoked) == sorted(json.dumps({"Ref": f"{k}Aliaslive"}) for k in workflow_functions())  # the live aliases
     assert [json.loads(r)["Fn::Sub"].split(":parameter/")[1] for r in resources_for("IssuerFunction", "ssm:GetParameter")] == [
-        "claimflow/${Stage}/signing/keyset"
+        "claimflow/${Stage}/signing/keyset",
+        "claimflow/${Stage}/hooks/*",  # each claims hook's shared secret (ClaimsHooks)
     ]
 
 

@@ -191,7 +191,8 @@ class SamTemplate:
                 raise TemplateError(f"{resource}.Alias: the function has no AutoPublishAlias")
             return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{resource}:{alias}"
         if attribute == "FunctionUrl" and resource.endswith("Url"):
-            function = resource[: -len("Url")]
+            target = self.resources.get(resource, {}).get("Properties", {}).get("TargetFunctionArn")
+            function = str(target.get("Ref", "")).removesuffix(".Alias") if isinstance(target, dict) else resource[: -len("Url")]
             if function in self.function_urls:
                 return self.function_urls[function]
             return f"http://127.0.0.1/{function}/"  # not served in this run
@@ -248,8 +249,19 @@ class SamTemplate:
         return values
 
     def url_functions(self) -> list[str]:
-        """The functions that have a Function URL (``FunctionUrlConfig``)."""
-        return [k for k, v in self.function_resources().items() if "FunctionUrlConfig" in v.get("Properties", {})]
+        """The functions that have a Function URL: ``FunctionUrlConfig``, or an ``AWS::Lambda::Url``
+        whose condition holds (the issuer's claims hooks)."""
+        named = [k for k, v in self.function_resources().items() if "FunctionUrlConfig" in v.get("Properties", {})]
+        for resource in self.resources.values():
+            if resource.get("Type") != "AWS::Lambda::Url":
+                continue
+            if "Condition" in resource and not self._condition(resource["Condition"]):
+                continue
+            target = resource["Properties"]["TargetFunctionArn"]
+            function = str(target.get("Ref", "")).removesuffix(".Alias") or (target.get("Fn::GetAtt") or [""])[0]
+            if function and function not in named:
+                named.append(function)
+        return named
 
     def code_dir(self, logical_id: str) -> Path:
         return (self.root / str(self.function_resources()[logical_id]["Properties"]["CodeUri"])).resolve()

@@ -52,6 +52,7 @@ class Env:
     SSM_ENDPOINT = "CLAIMFLOW_SSM_ENDPOINT"
     KMS_ENDPOINT = "CLAIMFLOW_KMS_ENDPOINT"
     TRACING = "CLAIMFLOW_TRACING"  # the TracingMode parameter: Active opens X-Ray spans
+    CLAIMS_HOOKS = "CLAIMFLOW_CLAIMS_HOOKS"  # the claims hooks the issuer's URL answers (hydra, zitadel, generic)
     LAMBDA_ENDPOINT = "CLAIMFLOW_LAMBDA_ENDPOINT"
 
 
@@ -113,6 +114,10 @@ class SsmPaths:
     def signing_keyset(self) -> str:
         """The private JWK set (SecureString); only the issuer and the key CLI read it."""
         return f"{self.prefix}/{self.stage}/signing/keyset"
+
+    def hook_secret(self, route: str) -> str:
+        """The shared secret (SecureString) a claims hook's caller authenticates with."""
+        return f"{self.prefix}/{self.stage}/hooks/{route}/secret"
 
     @property
     def signing_status(self) -> str:

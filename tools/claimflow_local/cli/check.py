@@ -132,6 +132,29 @@ def _iam_problems(logical_id: str, resource: Mapping[str, Any], workflow_id: str
     return problems
 
 
+def _hook_problems(template: Any, issuer: Mapping[str, Any]) -> list[str]:
+    """Claims hooks (the issuer's URL) need their secrets readable, and the URL on the live alias."""
+    urls = {k: v for k, v in template.resources.items() if v.get("Type") == "AWS::Lambda::Url"}
+    hook_urls = {
+        k: v
+        for k, v in urls.items()
+        if v.get("Properties", {}).get("TargetFunctionArn") in ({"Ref": f"{ISSUER}.Alias"}, {"Ref": ISSUER})
+    }
+    if not hook_urls:
+        return []
+    problems = []
+    secrets = {"Fn::Sub": ssm_arn("/claimflow/${Stage}/hooks/*")}
+    if secrets not in _granted(issuer, "ssm:GetParameter"):
+        problems.append(
+            f"{TEMPLATE}: {ISSUER} serves claims hooks but may not ssm:GetParameter their secrets at "
+            "/claimflow/${Stage}/hooks/* — add it to its Policies"
+        )
+    for name, url in hook_urls.items():
+        if url["Properties"]["TargetFunctionArn"] != {"Ref": f"{ISSUER}.Alias"}:
+            problems.append(f"{TEMPLATE}: {name} points at {ISSUER}'s $LATEST — target !Ref {ISSUER}.Alias, as deployments do")
+    return problems
+
+
 def find_problems(root: Path) -> list[str]:
     return check_project(root).problems
 
@@ -153,6 +176,7 @@ def check_project(root: Path) -> CheckReport:
                 f"does not define — add the function resource or remove the entry from CLAIMFLOW_WORKFLOWS"
             )
     invocable = _granted(functions.get(ISSUER, {}), "lambda:InvokeFunction")
+    problems += _hook_problems(template, functions.get(ISSUER, {}))
     for directory in project.workflow_dirs():
         where = str((directory / "app.py").relative_to(project.root))
         try:

@@ -126,6 +126,9 @@ claimflow is running locally (Ctrl-C stops it): the built functions (.aws-sam/bu
           --cli-binary-format raw-in-base64-out --payload file://events/issuer.user-token.json out.json
   embedded SSM:                     {stack.ssm.url}   third-party stand-in: {stack.third_party.url}
 
+  claims hooks (stacks that sign their own tokens):  {stack.hooks_url}/hooks/generic | hydra | zitadel
+      an OpenID provider using them (node-oidc-provider, examples/oidc_provider):  make provider
+
   example OAuth token endpoint (client credentials, examples/identity_stack):
       curl -s -u {client_id}:{client["secret"]} -d grant_type=client_credentials -d scope=read:reports {oauth.url}
 """,

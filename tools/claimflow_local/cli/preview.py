@@ -15,8 +15,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claimflow.claims import NOTHING_RESERVED
+from claimflow.errors import ClaimflowError
 from claimflow.issuer.app import config_from_environment, registry_from_environment
-from claimflow.issuer.request import parse_token_request
+from claimflow.issuer.hooks import reserved_by
+from claimflow.issuer.request import IssuerConfig, parse_token_request
 from claimflow.issuer.service import invocation_payload
 from claimflow.tokens import TOKENS
 from claimflow.wire.contracts import TOKEN_REQUEST, WORKFLOW_INVOCATION
@@ -42,6 +45,7 @@ class Preview:
     error: str | None = None
     final_claims: dict[str, dict[str, Any]] = field(default_factory=dict)
     token_bytes: dict[str, int] = field(default_factory=dict)
+    signed_by: str = "claimflow"  # a claims hook's stack signs its own tokens
 
     @property
     def ok(self) -> bool:
@@ -98,7 +102,7 @@ def read_token_request(event_path: Path, root: Path) -> dict[str, Any]:
         raise PreviewError(f"cannot read {event_path} as JSON: {error}") from None
     if not isinstance(document, dict):
         raise PreviewError(f"{event_path} holds a JSON {type(document).__name__}, not a token request")
-    if document.get("contract") == TOKEN_REQUEST:
+    if document.get("contract") == TOKEN_REQUEST or _hook_route(document):
         return document
     invoke = f"`sam local invoke {{function}} -e {event_path}`"
     if document.get("contract") == WORKFLOW_INVOCATION:
@@ -115,17 +119,45 @@ def read_token_request(event_path: Path, root: Path) -> dict[str, Any]:
     raise PreviewError(f"{event_path} is {what}: run it with {hint}; preview takes a token request such as {_samples(root)}")
 
 
+def _hook_route(document: Mapping[str, Any]) -> str | None:
+    """The claims hook a Function URL event calls (``/hooks/<route>``), if it is one."""
+    path = str(document.get("rawPath", ""))
+    return path.removeprefix("/hooks/").strip("/") if path.startswith("/hooks/") else None
+
+
+def _hook(route: str, config: IssuerConfig) -> Any:
+    from claimflow.issuer.hooks.generic import GenericClaimsHook
+    from claimflow.issuer.hooks.hydra import HydraTokenHook
+    from claimflow.issuer.hooks.zitadel import ZitadelAction
+
+    hooks = {"hydra": HydraTokenHook(domain=config.issuer_url), "zitadel": ZitadelAction(domain=config.issuer_url)}
+    hooks["generic"] = GenericClaimsHook(config=config)
+    if route not in hooks:
+        raise PreviewError(f"no claims hook /hooks/{route}; there are {', '.join(f'/hooks/{r}' for r in hooks)}")
+    return hooks[route]
+
+
 def preview(event_path: Path, *, against: str = "local", root: Path = Path(".")) -> Preview:
+    """A token request runs as the issuer runs it, then the issuer signs. A claims-hook call
+    (``events/hooks.*``: the stack's request at ``/hooks/<route>``) runs the same workflows for
+    that stack's request; the stack signs, so the result is the claims the hook would answer."""
     document = read_token_request(event_path, root)
+    route = _hook_route(document)
     with _target(against, root) as (client, issuer):
         variables = client.get_function_configuration(FunctionName=issuer)["Environment"]["Variables"]
         # The same request, event and invocations the issuer builds, from the issuer's own configuration.
-        request = parse_token_request(document, config_from_environment(variables))
+        config = config_from_environment(variables)
+        hook = _hook(route, config) if route else None
+        try:
+            request = hook.token_request(json.loads(document["body"])) if hook else parse_token_request(document, config)
+        except ClaimflowError as error:
+            raise PreviewError(f"{event_path}: {error}") from None
+        reserved = reserved_by(hook, request.tokens) if hook else NOTHING_RESERVED
         registry = registry_from_environment(variables)
         runs = []
         for registration in registry.for_trigger(request.trigger):
             payload = invocation_payload(
-                registration, request, correlation_id="claimflow-preview", timeout_ms=registration.timeout_ms
+                registration, request, correlation_id="claimflow-preview", timeout_ms=registration.timeout_ms, reserved=reserved
             )
             reply, elapsed, function_error = _invoke(client, registration.function, payload)
             if function_error:
@@ -137,8 +169,14 @@ def preview(event_path: Path, *, against: str = "local", root: Path = Path("."))
                 f"{reply['error']['type']}: {reply['error']['message']}" if reply.get("error") else ""
             )
             runs.append(WorkflowPreview(registration.id, reply["outcome"], round(elapsed, 1), changes, detail))
-        answer, _, _ = _invoke(client, issuer, document)
+        answer = {} if hook else _invoke(client, issuer, document)[0]
     result = Preview(request.trigger.value, runs)
+    if hook is not None:  # the stack signs: what the hook would answer, merged in registry order
+        for run in runs:
+            for token, claims in run.changes.items() if run.outcome == "ok" else ():
+                result.final_claims.setdefault(token, {}).update(claims)
+        result.signed_by = hook.name
+        return result
     if "error" in answer:
         result.error = f"{answer['error']}: {answer['error_description']}"
         return result
@@ -168,5 +206,10 @@ def render(result: Preview, *, as_json: bool = False) -> str:
     if result.error:
         lines.append(f"no token: {result.error}")
     for name, claims in result.final_claims.items():
-        lines.append(f"{name} ({result.token_bytes[name]} bytes signed): {json.dumps(claims, sort_keys=True)}")
+        signed = (
+            f"{result.token_bytes[name]} bytes signed"
+            if name in result.token_bytes
+            else f"claims {result.signed_by} adds and signs"
+        )
+        lines.append(f"{name} ({signed}): {json.dumps(claims, sort_keys=True)}")
     return "\n".join(lines)

@@ -126,6 +126,7 @@ class LocalDeployment:
             "TokenEndpoint": self.oauth.url,
             "TokenEndpointAuthMethods": "client_secret_basic,client_secret_post",
             "ScopesSupported": ",".join(scopes),
+            "ClaimsHooks": ",".join(sorted(self.settings.get("hooks", {}))),
             **self.parameter_overrides,
         }
         common = {
@@ -141,7 +142,7 @@ class LocalDeployment:
             parameter_overrides=overrides,
             env_vars={**self.env_vars, "Parameters": common},
             port=self.ports.get("lambda", 0),
-            url_ports={"JwksFunction": self.ports.get("jwks", 0)} if "jwks" in self.ports else None,
+            url_ports={"JwksFunction": self.ports.get("jwks", 0), "IssuerFunction": self.ports.get("hooks", 0)},
             log=self.log,
         ).start()
         self.oauth.grant.issuer = self.issuer_client()
@@ -174,6 +175,12 @@ class LocalDeployment:
         """The iss of the local stack's tokens: the JWKS function's URL, as in AWS."""
         assert self.emulator is not None
         return self.emulator.function_urls["JwksFunction"].rstrip("/")
+
+    @property
+    def hooks_url(self) -> str:
+        """Where identity stacks that sign their own tokens call for claims (``<url>/hooks/<name>``)."""
+        assert self.emulator is not None
+        return self.emulator.function_urls["IssuerFunction"].rstrip("/")
 
     @property
     def jwks_url(self) -> str:

@@ -1,7 +1,7 @@
 """The loopback ports of ``make dev``, in one place (the README, the CLI's ``--local`` and the
 stack all read them here). Tests and ``make demo`` use free ports instead.
 
-``make dev`` takes six consecutive ports from 3000; ``CLAIMFLOW_DEV_PORT_BASE`` (``make dev
+``make dev`` takes seven consecutive ports from 3000; ``CLAIMFLOW_DEV_PORT_BASE`` (``make dev
 PORT_BASE=4000``) moves them all, and the CLI's ``--local`` follows the same variable.
 """
 
@@ -25,6 +25,7 @@ _OFFSETS = MappingProxyType(
         "ssm": 3,  # the embedded SSM (moto)
         "third_party": 4,  # the seed's third-party API stand-in
         "oauth": 5,  # the example identity stack's OAuth token endpoint
+        "hooks": 6,  # the issuer's URL: claims hooks for stacks that sign their own tokens
     }
 )
 _DEFAULT_BASE = 3000

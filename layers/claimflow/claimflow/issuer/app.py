@@ -15,6 +15,7 @@ from claimflow.infra.logs import logger_for
 from claimflow.infra.tracing import spans_from_environment
 from claimflow.issuer.errors import WorkflowOutcomeError
 from claimflow.issuer.hooks import customize, find_hook
+from claimflow.issuer.hooks.endpoint import HookEndpoint, is_http_event
 from claimflow.issuer.lambda_invoker import LambdaWorkflowInvoker
 from claimflow.issuer.registry import WorkflowRegistry
 from claimflow.issuer.request import IssuerConfig
@@ -183,7 +184,35 @@ def handle(issuer: TokenIssuer, event: Any) -> dict[str, Any]:
     return token_reply(issued)
 
 
+@cache
+def build_hook_endpoint() -> HookEndpoint:
+    """The claims hooks the issuer's URL answers, sharing its workflows runner (once per container)."""
+    from claimflow.infra.secrets import container_secrets
+    from claimflow.infra.ssm import SsmParameterStore
+    from claimflow.issuer.hooks.generic import GenericClaimsHook
+    from claimflow.issuer.hooks.hydra import HydraTokenHook
+    from claimflow.issuer.hooks.zitadel import ZitadelAction
+
+    issuer = build_issuer()
+    domain = issuer.config.issuer_url
+    hooks = {
+        hook.route: hook
+        for hook in (HydraTokenHook(domain=domain), ZitadelAction(domain=domain), GenericClaimsHook(config=issuer.config))
+    }
+    return HookEndpoint(
+        hooks,
+        issuer.workflows,
+        SsmParameterStore(max_age=300),
+        enabled=env_list(Env.CLAIMS_HOOKS),
+        budget_ms=issuer.config.issuance_budget_ms,
+        paths=SsmPaths(),
+        secrets=container_secrets(),
+    )
+
+
 def lambda_handler(event: Mapping[str, Any], context: Any = None) -> Any:
+    if is_http_event(event):  # the issuer's URL: claims hooks of stacks that sign their own tokens
+        return build_hook_endpoint().handle(event)
     hook = find_hook(event)
     if hook is not None:
         # An identity stack that signs its own tokens asks for claims: same workflows, same rules.
