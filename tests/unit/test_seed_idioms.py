@@ -96,6 +96,7 @@ def test_the_options_object_sets_method_headers_body_and_text_format() -> None:
         ({"method": "GET"}, {"method": "POST"}, "option 'method' is given both in the options and as the keyword method="),
         ("GET", {}, "the options must be a mapping such as {'method': 'GET'}, not str"),
         ({"responseFormat": "xml"}, {}, "responseFormat 'xml' refused; use 'json' or 'text'"),
+        (None, {"respnse_format": "text"}, "unknown keyword respnse_format=; the keywords are: body, headers, method"),
     ],
 )
 def test_a_wrong_option_is_a_fetch_error_naming_it(options: Any, keywords: dict[str, Any], message: str) -> None:

@@ -18,7 +18,7 @@ import os
 import time
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 from urllib.parse import urljoin
 
 from claimflow.bindings import needed_for
@@ -28,7 +28,7 @@ from claimflow.infra.http import HttpRequest, HttpResponse
 from claimflow.infra.logs import logger_for
 from claimflow.runtime import Invocation, current_invocation
 
-__all__ = ["FetchOptions", "FetchResult", "fetch", "secure_fetch"]
+__all__ = ["FetchKeywords", "FetchOptions", "FetchResult", "fetch", "secure_fetch"]
 
 ResponseFormat = Literal["json", "text"]
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
@@ -87,6 +87,18 @@ _OPTION_KEYS: Mapping[str, str] = {
 }
 
 
+class FetchKeywords(TypedDict, total=False):
+    """``fetch``'s keyword options (the options object's keys, in Python's spelling)."""
+
+    method: str
+    headers: Mapping[str, str]
+    body: Any
+    response_format: ResponseFormat
+    timeout: float
+    sensitive_headers: Iterable[str]
+    raise_for_status: bool
+
+
 @dataclass(frozen=True, kw_only=True)
 class FetchOptions:
     """One call's options, from the seed's options object and keyword arguments together."""
@@ -101,10 +113,15 @@ class FetchOptions:
 
     @classmethod
     def merge(cls, url: str, options: Mapping[str, Any] | None, keywords: Mapping[str, Any], *, method: str) -> FetchOptions:
-        """The options object and the keywords given (None = not given); a name in both is refused."""
+        """The options object and the keywords given; a name in both is refused."""
         if options is not None and not isinstance(options, Mapping):
             raise FetchError(url, f"the options must be a mapping such as {{'method': 'GET'}}, not {type(options).__name__}")
         merged: dict[str, Any] = {"method": method}
+        unknown = sorted(set(keywords) - set(_OPTION_KEYS.values()))
+        if unknown:
+            raise FetchError(
+                url, f"unknown keyword {unknown[0]}=; the keywords are: {', '.join(sorted(set(_OPTION_KEYS.values())))}"
+            )
         given = {name: value for name, value in keywords.items() if value is not None}
         for key, value in (options or {}).items():
             name = _OPTION_KEYS.get(key)
@@ -195,19 +212,7 @@ def _send(invocation: Invocation, url: str, options: FetchOptions, body: bytes |
     raise FetchError(url, f"more than {_MAX_REDIRECTS} redirects")
 
 
-def fetch(
-    url: str,
-    options: Mapping[str, Any] | None = None,
-    /,
-    *,
-    method: str | None = None,
-    headers: Mapping[str, str] | None = None,
-    body: Any = None,
-    response_format: ResponseFormat | None = None,
-    timeout: float | None = None,
-    sensitive_headers: Iterable[str] | None = None,
-    raise_for_status: bool | None = None,
-) -> FetchResult:
+def fetch(url: str, options: Mapping[str, Any] | None = None, /, **keywords: Unpack[FetchKeywords]) -> FetchResult:
     """Call a third-party API (bindings ``kinde.fetch`` and ``url``); the result for any status.
 
     ``options`` is the seed's object (``method``, ``headers``, ``body``, ``responseFormat``, and
@@ -222,15 +227,6 @@ def fetch(
     """
     invocation = current_invocation()
     invocation.require(*needed_for("kinde.fetch"))
-    keywords = {
-        "method": method,
-        "headers": headers,
-        "body": body,
-        "response_format": response_format,
-        "timeout": timeout,
-        "sensitive_headers": sensitive_headers,
-        "raise_for_status": raise_for_status,
-    }
     chosen = FetchOptions.merge(url, options, keywords, method="GET")
     sent_headers = dict(chosen.headers or {})
     return _send(invocation, url, chosen, _encode_body(chosen.body, sent_headers), sent_headers)
@@ -255,19 +251,7 @@ def decrypt_body(key: bytes, payload: str) -> bytes:
     return AESGCM(key).decrypt(nonce, ciphertext + tag, None)
 
 
-def secure_fetch(
-    url: str,
-    options: Mapping[str, Any] | None = None,
-    /,
-    *,
-    method: str | None = None,
-    headers: Mapping[str, str] | None = None,
-    body: Any = None,
-    response_format: ResponseFormat | None = None,
-    timeout: float | None = None,
-    sensitive_headers: Iterable[str] | None = None,
-    raise_for_status: bool | None = None,
-) -> FetchResult:
+def secure_fetch(url: str, options: Mapping[str, Any] | None = None, /, **keywords: Unpack[FetchKeywords]) -> FetchResult:
     """``fetch`` with the body encrypted under the workflow's key (bindings ``kinde.secureFetch`` and ``url``).
 
     Same options; the method defaults to POST. The key is a base64 32-byte value in SSM
@@ -275,15 +259,6 @@ def secure_fetch(
     """
     invocation = current_invocation()
     invocation.require(*needed_for("kinde.secureFetch"))
-    keywords = {
-        "method": method,
-        "headers": headers,
-        "body": body,
-        "response_format": response_format,
-        "timeout": timeout,
-        "sensitive_headers": sensitive_headers,
-        "raise_for_status": raise_for_status,
-    }
     chosen = FetchOptions.merge(url, options, keywords, method="POST")
     name = invocation.services.paths.secure_fetch_key(invocation.settings.id)
     parameter = invocation.services.parameters.get(name, deadline=invocation.deadline)

@@ -7,8 +7,8 @@ The core asks for spans; the composition root decides whether they go anywhere. 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
 
 __all__ = ["NoSpans", "Spans"]
@@ -22,12 +22,16 @@ class Spans(Protocol):
         """A context manager timing ``name`` (under ``parent`` when given, from another thread)."""
 
 
+_NOTHING = nullcontext()  # reusable: entering it does nothing, every time
+
+
 class NoSpans:
-    """Tracing off: spans cost a function call."""
+    """Tracing off: a span is one call returning a shared context that does nothing."""
 
     def current(self) -> Any:
         return None
 
-    @contextmanager
-    def span(self, name: str, *, parent: Any = None, annotations: Mapping[str, str] | None = None) -> Iterator[None]:
-        yield
+    def span(
+        self, name: str, *, parent: Any = None, annotations: Mapping[str, str] | None = None
+    ) -> AbstractContextManager[None]:
+        return _NOTHING
