@@ -43,7 +43,9 @@ def function_for_event(name: str) -> str:
         return found[0]
     if name.startswith(("issuer.", "cognito.", "hooks.")):
         return "IssuerFunction"
-    assert name.startswith("jwks."), f"events/{name}: name it workflow.*, issuer.*, cognito.*, hooks.* or jwks.*"
+    if name.startswith("rotation."):
+        return "KeyRotationFunction"
+    assert name.startswith("jwks."), f"events/{name}: name it workflow.*, issuer.*, cognito.*, hooks.*, rotation.* or jwks.*"
     return "JwksFunction"
 
 

@@ -44,7 +44,10 @@ def test_every_sample_event_validates_against_its_contract(path: Path) -> None:
     if path.name.startswith("cognito."):  # Cognito Pre Token Generation events (V2_0, V3_0)
         assert document["version"] in ("2", "3") and document["triggerSource"].startswith("TokenGeneration_")
         return
-    assert schema is not None, f"{path.name}: name it workflow.*, issuer.*, jwks.* or cognito.*"
+    if path.name.startswith("rotation."):  # EventBridge Scheduler's call: the rotation function reads nothing from it
+        assert document == {}
+        return
+    assert schema is not None, f"{path.name}: name it workflow.*, issuer.*, jwks.*, hooks.*, cognito.* or rotation.*"
     check(schema, document)
 
 
