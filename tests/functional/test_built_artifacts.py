@@ -14,15 +14,20 @@ from claimflow_local.stack.deployment import LocalDeployment
 from tests.support import ROOT
 
 
-def project_without(tmp_path: Path, requirement: str) -> Path:
-    """A copy of this project whose layer's requirements.txt lacks ``requirement``."""
+def project_copy(tmp_path: Path) -> Path:
+    """A copy of this project's sources, to build and run on its own."""
     root = tmp_path / "project"
     root.mkdir()
     for name in ("template.yaml", "samconfig.toml"):
         shutil.copy(ROOT / name, root / name)
-    for folder in ("functions", "local", "events"):
+    for folder in ("functions", "local", "events", "layers"):
         shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "layers", root / "layers", ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def project_without(tmp_path: Path, requirement: str) -> Path:
+    """A copy of this project whose layer's requirements.txt lacks ``requirement``."""
+    root = project_copy(tmp_path)
     requirements = root / "layers" / "claimflow" / "requirements.txt"
     kept = [line for line in requirements.read_text().splitlines() if not line.lower().startswith(requirement.lower())]
     requirements.write_text("\n".join(kept) + "\n")
@@ -45,6 +50,21 @@ def test_a_package_missing_from_the_layers_requirements_is_an_import_module_erro
             Payload=(root / "events" / "workflow.addThirdPartyDataToAccessToken.json").read_bytes(),
         )
         assert json.loads(workflow["Payload"].read())["outcome"] == "ok"
+
+
+def test_a_rebuild_while_a_stack_runs_leaves_what_its_functions_run_as_it_was(tmp_path: Path) -> None:
+    """`make dev` in one terminal, `make demo` or `make test` in another: their `sam build` deletes
+    and rewrites .aws-sam/build while the first stack's sandboxes may still be starting."""
+    root = project_copy(tmp_path)
+    with open(os.devnull, "w") as sink, LocalDeployment(root=root, log=sink, warm=False) as stack:
+        shutil.rmtree(root / ".aws-sam" / "build")  # the moment sam build has removed the old build
+        response = stack.lambda_client().invoke(  # cold: the issuer and both workflows start now
+            FunctionName="IssuerFunction", Payload=(root / "events" / "issuer.user-token.json").read_bytes()
+        )
+        body = json.loads(response["Payload"].read())
+        assert "FunctionError" not in response, body
+        assert [run["outcome"] for run in body["workflows"]] == ["ok", "ok"]
+    assert not any((root / ".aws-sam" / "runs").iterdir())  # the stack's snapshot went with it
 
 
 def test_what_deploys_is_bytecode_lambda_uses_as_is_with_pregenerated_validators() -> None:

@@ -4,6 +4,9 @@ Lambda emulator running every function of the built template.
 
 It builds first (``sam build --cached``, a second when nothing changed), so what runs locally
 is what deploys: the built functions and layer, through the Lambda runtime interface client.
+Each stack runs a snapshot of that build (hard links under ``.aws-sam/runs``, removed when it
+stops), as a deployment is immutable: a ``sam build`` in another terminal deletes and rewrites
+``.aws-sam/build`` and must not pull a running stack's code from under its sandboxes.
 Used by ``make demo``, ``make dev``, the functional and end-to-end tests, and benchmarks.
 """
 
@@ -13,7 +16,9 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -32,7 +37,7 @@ from claimflow_local.emulator import LambdaEmulator
 from claimflow_local.stack.ssm import EmbeddedSsm, load_settings, seed_parameters
 from claimflow_local.stack.third_party import StubThirdPartyApi
 
-__all__ = ["PROJECT_ROOT", "BuildError", "LocalDeployment", "sam_build"]
+__all__ = ["PROJECT_ROOT", "BuildError", "LocalDeployment", "built_snapshot", "sam_build"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
@@ -43,6 +48,67 @@ class BuildError(Exception):
 
 def sam_build(root: Path, *, log: IO[str] | None = None) -> Path:
     """``sam build --cached`` in ``root``; the built template's path."""
+    with _one_build_at_a_time(root):
+        return _sam_build(root, log=log)
+
+
+def built_snapshot(root: Path, *, build: bool = True, log: IO[str] | None = None) -> Path:
+    """A private snapshot of ``root``'s build (building first when ``build``): its template's
+    path. Remove its folder (the template's parent) when done with it."""
+    with _one_build_at_a_time(root):
+        built = _sam_build(root, log=log).parent if build else root / ".aws-sam" / "build"
+        if not (built / "template.yaml").exists():
+            raise BuildError(f"no built template at {built / 'template.yaml'}: run make build")
+        runs = root / ".aws-sam" / "runs"
+        runs.mkdir(exist_ok=True)
+        _remove_orphaned_snapshots(runs)
+        snapshot = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=runs))
+        # sam build replaces files rather than rewriting them, so links keep this build's bytes
+        shutil.copytree(built, snapshot, symlinks=True, copy_function=_link_or_copy, dirs_exist_ok=True)
+        return snapshot / "template.yaml"
+
+
+@contextmanager
+def _one_build_at_a_time(root: Path) -> Iterator[None]:
+    """Across processes (POSIX advisory lock): no build deletes what another is building or copying."""
+    lock = root / ".aws-sam" / "build.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as handle:
+        if sys.platform != "win32":
+            import fcntl
+
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another filesystem, or links refused: a copy keeps the bytes just as well
+        shutil.copy2(source, target)
+
+
+def _remove_orphaned_snapshots(runs: Path) -> None:
+    """Snapshots of stacks whose process is gone (killed before it could remove its own)."""
+    if sys.platform == "win32":  # os.kill(pid, 0) terminates the process there
+        return
+    for snapshot in runs.iterdir():
+        pid = snapshot.name.split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(snapshot, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _sam_build(root: Path, *, log: IO[str] | None) -> Path:
     sam = os.environ.get("CLAIMFLOW_SAM") or str(PROJECT_ROOT / ".venv-sam" / "bin" / "sam")
     if not Path(sam).exists():
         sam = shutil.which("sam") or ""
@@ -82,6 +148,7 @@ class LocalDeployment:
         self.third_party: StubThirdPartyApi | None = None
         self.oauth: OAuthTokenEndpoint | None = None
         self.emulator: LambdaEmulator | None = None
+        self._snapshot: Path | None = None
 
     def start(self) -> LocalDeployment:
         try:
@@ -99,9 +166,8 @@ class LocalDeployment:
         return KmsKeys(KmsApi(endpoint=self.ssm.url, credentials=Credentials("testing", "testing")), stage=stage)
 
     def _start(self) -> None:
-        built = sam_build(self.root, log=self.log) if self.build else self.root / ".aws-sam" / "build" / "template.yaml"
-        if not built.exists():
-            raise BuildError(f"no built template at {built}: run make build")
+        built = built_snapshot(self.root, build=self.build, log=self.log)
+        self._snapshot = built.parent
         self.ssm = EmbeddedSsm(port=self.ports.get("ssm", 0)).start()
         client = self.ssm.client()
         paths = seed_parameters(client, self.settings)
@@ -161,6 +227,9 @@ class LocalDeployment:
         for part in (self.emulator, self.third_party, self.oauth, self.ssm):
             if part is not None:
                 part.stop()
+        if self._snapshot is not None:
+            shutil.rmtree(self._snapshot, ignore_errors=True)
+            self._snapshot = None
 
     def __enter__(self) -> LocalDeployment:
         return self.start()
