@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import shutil
 import textwrap
 import threading
 import time
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -56,6 +58,11 @@ def unserializable(event, context):
 def exits(event, context):
     os._exit(3)
 
+def chatty(event, context):
+    for n in range(60):
+        print(f"line {n}")
+    return n
+
 def dev_only_import(event, context):
     import jsonschema  # in the development venv, in no function or layer
     return "imported"
@@ -79,12 +86,16 @@ Resources:
   Sleepy: {Type: AWS::Serverless::Function, Properties: {CodeUri: fns/, Handler: fns.sleepy}}
   Unserializable: {Type: AWS::Serverless::Function, Properties: {CodeUri: fns/, Handler: fns.unserializable}}
   Exits: {Type: AWS::Serverless::Function, Properties: {CodeUri: fns/, Handler: fns.exits}}
+  Chatty: {Type: AWS::Serverless::Function, Properties: {CodeUri: fns/, Handler: fns.chatty}}
   DevOnlyImport: {Type: AWS::Serverless::Function, Properties: {CodeUri: fns/, Handler: fns.dev_only_import}}
   Broken: {Type: AWS::Serverless::Function, Properties: {CodeUri: broken/, Handler: app.handler}}
   NoSuchHandler: {Type: AWS::Serverless::Function, Properties: {CodeUri: fns/, Handler: fns.nothing_here}}
   MalformedHandler: {Type: AWS::Serverless::Function, Properties: {CodeUri: fns/, Handler: no_dot}}
   SyntaxBroken: {Type: AWS::Serverless::Function, Properties: {CodeUri: syntax/, Handler: app.handler}}
   ExitsAtInit: {Type: AWS::Serverless::Function, Properties: {CodeUri: exits/, Handler: app.handler}}
+  Vanishing:
+    Type: AWS::Serverless::Function
+    Properties: {CodeUri: vanishing/, Handler: app.handler, FunctionUrlConfig: {AuthType: NONE}}
 """
 
 CLIENTS = ["awslambdaric", "builtin"]
@@ -99,6 +110,7 @@ def emulator(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         "broken": "import module_that_does_not_exist\n",
         "syntax": "def handler(event, context)\n    return 1\n",
         "exits": "import sys\nsys.exit(7)\n",
+        "vanishing": "def handler(event, context):\n    return 1\n",
     }.items():
         (root / folder).mkdir()
         (root / folder / "app.py").write_text(code)
@@ -194,6 +206,31 @@ def test_the_log_tail_is_lambdas_the_last_4_kb_with_start_end_and_report(lambda_
     assert tail.startswith("START RequestId: ") and "echo was called" in tail
     assert "END RequestId: " in tail and "REPORT RequestId: " in tail and "Duration: " in tail
     assert len(tail.encode()) <= 4096
+
+
+def test_a_sandbox_that_cannot_start_is_lambdas_service_exception_naming_why(
+    lambda_client: Any, emulator: LambdaEmulator
+) -> None:
+    task_root = emulator.pools["Vanishing"].spec.code_dir
+    shutil.rmtree(task_root)  # its built folder deleted under a running emulator
+    with pytest.raises(ClientError) as raised:
+        lambda_client.invoke(FunctionName="Vanishing", Payload=b"{}")
+    answer = raised.value.response
+    assert (answer["ResponseMetadata"]["HTTPStatusCode"], answer["Error"]["Code"]) == (500, "ServiceException")
+    assert "the emulator could not run Vanishing" in answer["Error"]["Message"]
+    assert f"built folder {task_root} is gone" in answer["Error"]["Message"]
+    url = urlsplit(emulator.function_urls["Vanishing"])
+    connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=10)
+    connection.request("GET", "/")
+    reply = connection.getresponse()  # a function URL's caller is public: the status, not the cause
+    assert (reply.status, json.loads(reply.read())) == (500, {"message": "Internal Server Error"})
+
+
+def test_the_log_tail_has_every_line_printed_before_the_handler_returned(lambda_client: Any) -> None:
+    for _ in range(20):
+        response = lambda_client.invoke(FunctionName="Chatty", Payload=b"{}", LogType="Tail")
+        tail = base64.b64decode(response["LogResult"]).decode()
+        assert "line 58\nline 59\nEND RequestId: " in tail, tail[-300:]
 
 
 def test_an_unknown_function_is_resource_not_found(lambda_client: Any) -> None:

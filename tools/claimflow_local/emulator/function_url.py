@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 import uuid
 from typing import Any
@@ -15,6 +16,8 @@ from claimflow_local.emulator.pool import FunctionHost, ThrottledError
 from claimflow_local.loopback import LoopbackHandler
 
 __all__ = ["function_url_handler", "url_event"]
+
+_log = logging.getLogger(__name__)
 
 
 def _listening_on(handler: LoopbackHandler) -> str:
@@ -65,6 +68,10 @@ class _FunctionUrlHandler(LoopbackHandler):
             result = self.emulator.invoke(self.function, url_event(self, body))
         except ThrottledError:
             self.send(429, b'{"message":"Rate Exceeded."}', {"Content-Type": "application/json"})
+            return
+        except Exception:  # the emulator could not run it (SandboxStartError names why): a public 500, the cause logged
+            _log.exception("the emulator could not run %s behind its function URL", self.function)
+            self.send(500, b'{"message":"Internal Server Error"}', {"Content-Type": "application/json"})
             return
         if result.function_error:
             self.send(502, b'{"message":"Internal Server Error"}', {"Content-Type": "application/json"})

@@ -3,13 +3,16 @@ DryRun), GetFunctionConfiguration and UpdateFunctionConfiguration (the environme
 
 Routes are a table of (method, path pattern, operation); errors take Lambda's shapes: 200
 with ``X-Amz-Function-Error`` for a failed function, 404 ``ResourceNotFoundException``, 413
-``RequestTooLargeException``, 429 ``TooManyRequestsException``.
+``RequestTooLargeException``, 429 ``TooManyRequestsException``, and 500
+``ServiceException`` when the emulator itself cannot run the function (a sandbox that cannot
+start, e.g. its built folder is gone): an answer that names why, never a dropped connection.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import threading
 import uuid
@@ -17,9 +20,12 @@ from collections.abc import Callable, Mapping
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from claimflow_local.emulator.pool import FunctionHost, ThrottledError
+from claimflow_local.emulator.sandbox import SandboxStartError
 from claimflow_local.loopback import BodyError, LoopbackHandler
 
 __all__ = ["invoke_api_handler"]
+
+_log = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 _FUNCTION = r"^/2015-03-31/functions/(?P<name>[^/]+)"
@@ -42,8 +48,8 @@ class _InvokeApiHandler(LoopbackHandler):
     def _reply(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
         self.send(status, body, {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4()), **(headers or {})})
 
-    def _error(self, status: int, error_type: str, message: str) -> None:
-        self._reply(status, json.dumps({"Type": "User", "message": message}).encode(), {"x-amzn-ErrorType": error_type})
+    def _error(self, status: int, error_type: str, message: str, *, fault: str = "User") -> None:
+        self._reply(status, json.dumps({"Type": fault, "message": message}).encode(), {"x-amzn-ErrorType": error_type})
 
     def _route(self) -> None:
         try:
@@ -91,6 +97,13 @@ class _InvokeApiHandler(LoopbackHandler):
             result = self.emulator.invoke(name, payload)
         except ThrottledError:
             self._error(429, "TooManyRequestsException", "Rate Exceeded.")
+            return
+        except SandboxStartError as error:
+            self._error(500, "ServiceException", f"the emulator could not run {name}: {error}", fault="Service")
+            return
+        except Exception as error:  # a defect of the emulator: still Lambda's service error, and the traceback logged
+            _log.exception("the emulator failed running %s", name)
+            self._error(500, "ServiceException", f"the emulator failed running {name}: {error!r}", fault="Service")
             return
         headers = {"X-Amz-Executed-Version": "$LATEST"}
         if result.function_error:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,7 @@ __all__ = [
     "RuntimeClient",
     "Sandbox",
     "SandboxAnswer",
+    "SandboxStartError",
     "lambda_environment",
     "runtime_client",
     "runtime_interpreter",
@@ -154,6 +156,10 @@ class SandboxAnswer:
     timed_out: bool = False
 
 
+class SandboxStartError(Exception):
+    """A sandbox could not start: the emulator's failure (a service error), not the function's."""
+
+
 class Sandbox:
     """One runtime process: a warm Lambda execution environment."""
 
@@ -165,7 +171,13 @@ class Sandbox:
         self.client = client
         self._log = log
         self._lines: list[str] = []
+        self._partial = b""  # output after the last newline
+        self._output_lock = threading.Lock()
         self._inflight: Invocation | None = None
+        if not spec.code_dir.is_dir():
+            raise SandboxStartError(
+                f"{spec.name}'s built folder {spec.code_dir} is gone (removed by a rebuild?): run sam build, then restart"
+            )
         self.api = RuntimeApi().start()
         started = time.perf_counter()
         environment = {
@@ -174,14 +186,21 @@ class Sandbox:
             "PYTHONPATH": python_path(spec, client),
             "LAMBDA_RUNTIME_DIR": str(client.runtime_dir or ""),
         }
-        self.process = subprocess.Popen(
-            [*client.command, spec.handler],
-            cwd=spec.code_dir,
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
+        try:
+            self.process = subprocess.Popen(
+                [*client.command, spec.handler],
+                cwd=spec.code_dir,
+                env=environment,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+        except OSError as error:
+            self.api.stop()
+            raise SandboxStartError(f"{spec.name}'s runtime client could not start: {error}") from error
+        assert self.process.stdout is not None
+        self._output = self.process.stdout.fileno()
+        os.set_blocking(self._output, False)
         threading.Thread(target=self._read_output, name=f"sandbox-log-{spec.name}", daemon=True).start()
         threading.Thread(target=self._watch, name=f"sandbox-watch-{spec.name}", daemon=True).start()
         self._wait_for_init()
@@ -205,14 +224,40 @@ class Sandbox:
             raise InitError(document)
 
     def _read_output(self) -> None:
-        assert self.process.stdout is not None
-        for raw in self.process.stdout:
-            line = raw.decode("utf-8", errors="replace")
-            self._lines.append(line)
-            if self._log is not None:
-                with contextlib.suppress(ValueError):  # the log file was closed at shutdown
-                    self._log.write(line)
-                    self._log.flush()
+        while self._drain_output():
+            if sys.platform == "win32":  # select() takes sockets only there
+                time.sleep(0.01)
+            else:
+                select.select([self._output], [], [], 1.0)
+
+    def _drain_output(self) -> bool:
+        """Take in, line by line, everything the runtime has written so far; False once it has
+        closed its output. Under one lock with the reader thread, so a caller that drains after
+        the runtime posted its response has every line the handler printed (the runtime writes
+        unbuffered, before it posts)."""
+        with self._output_lock:
+            while True:
+                try:
+                    chunk = os.read(self._output, 65536)
+                except BlockingIOError:
+                    return True
+                except OSError:  # closed under us at shutdown
+                    chunk = b""
+                if not chunk:  # end of output: a last line without its newline is still a line
+                    if self._partial:
+                        self._take(self._partial.decode("utf-8", errors="replace") + "\n")
+                        self._partial = b""
+                    return False
+                *complete, self._partial = (self._partial + chunk).split(b"\n")
+                for raw in complete:
+                    self._take(raw.decode("utf-8", errors="replace") + "\n")
+
+    def _take(self, line: str) -> None:
+        self._lines.append(line)
+        if self._log is not None:
+            with contextlib.suppress(ValueError):  # the log file was closed at shutdown
+                self._log.write(line)
+                self._log.flush()
 
     def _watch(self) -> None:
         code = self.process.wait()
@@ -246,7 +291,7 @@ class Sandbox:
         )
 
     def _tail(self, request_id: str, mark: int, elapsed_ms: float) -> str:
-        time.sleep(0)  # let the output reader catch up with what the handler printed
+        self._drain_output()  # every line printed before the response, whatever the reader thread has got to
         text = (
             f"START RequestId: {request_id} Version: $LATEST\n"
             + "".join(self._lines[mark:])
