@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from claimflow.bindings import BINDINGS
 from claimflow_local.cli import main as cli
 from claimflow_local.cli.check import check_project
 from claimflow_local.stack.ports import PORT_BASE_VARIABLE
@@ -49,6 +50,14 @@ def test_keys_has_help_like_every_command(capsys: pytest.CaptureFixture[str], fl
     status, out, err = run_cli(capsys, "keys", flag)
     assert status == 0 and err == ""
     assert out.startswith("usage: claimflow keys") and "--local" in out and "--stage" in out
+
+
+def test_new_help_says_what_each_binding_is_for(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "10000")  # one line: argparse wraps at the terminal's width
+    status, out, _ = run_cli(capsys, "new", "--help")
+    assert status == 0
+    for name, spec in BINDINGS.items():
+        assert f"{name}: {spec.summary}" in out
 
 
 def test_keys_local_manages_make_devs_keys(capsys: pytest.CaptureFixture[str], local_ssm: Any) -> None:

@@ -233,6 +233,17 @@ def test_the_log_tail_has_every_line_printed_before_the_handler_returned(lambda_
         assert "line 58\nline 59\nEND RequestId: " in tail, tail[-300:]
 
 
+def test_a_body_that_is_not_json_is_lambdas_invalid_request_content(lambda_client: Any, emulator: LambdaEmulator) -> None:
+    with pytest.raises(ClientError) as raised:
+        lambda_client.invoke(FunctionName="Echo", Payload=b"{not json")
+    assert raised.value.response["Error"]["Code"] == "InvalidRequestContentException"
+    url = urlsplit(emulator.endpoint_url)
+    connection = http.client.HTTPConnection(url.hostname or "", url.port, timeout=10)
+    connection.request("PUT", "/2015-03-31/functions/Echo/configuration", body=b"[1,")
+    reply = connection.getresponse()
+    assert (reply.status, reply.getheader("x-amzn-ErrorType")) == (400, "InvalidRequestContentException")
+
+
 def test_an_unknown_function_is_resource_not_found(lambda_client: Any) -> None:
     with pytest.raises(ClientError) as raised:
         lambda_client.invoke(FunctionName="Nope", Payload=b"{}")

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from claimflow.bindings import BINDINGS
 from claimflow.triggers import WorkflowTrigger
 from claimflow_local.cli import keys
 from claimflow_local.cli.check import check_project
@@ -36,7 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     new = commands.add_parser("new", help="scaffold a workflow, its event, its test and its template entries")
     new.add_argument("name")
     new.add_argument("--trigger", required=True, choices=[t.value for t in WorkflowTrigger])
-    new.add_argument("--bindings", nargs="*", default=[], help="e.g. kinde.env kinde.fetch kinde.auth")
+    new.add_argument(
+        "--bindings",
+        nargs="*",
+        default=[],
+        metavar="BINDING",
+        help="what the workflow uses: " + "; ".join(f"{name}: {spec.summary}" for name, spec in BINDINGS.items()),
+    )
     new.add_argument("--policy", default="stop", choices=["stop", "continue"])
 
     commands.add_parser("check", help="fail when the code and template.yaml disagree")

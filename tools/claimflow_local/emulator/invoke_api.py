@@ -17,10 +17,10 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from claimflow_local.emulator.pool import FunctionHost, ThrottledError
-from claimflow_local.emulator.sandbox import SandboxStartError
 from claimflow_local.loopback import BodyError, LoopbackHandler
 
 __all__ = ["invoke_api_handler"]
@@ -29,6 +29,17 @@ _log = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 _FUNCTION = r"^/2015-03-31/functions/(?P<name>[^/]+)"
+
+
+class _UnparsableBody(Exception):
+    """The request body is not JSON: Lambda's 400, answered where operations are routed."""
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw or b"{}")
+    except (ValueError, RecursionError):
+        raise _UnparsableBody from None
 
 
 def function_name(raw: str) -> tuple[str, str | None]:
@@ -71,7 +82,10 @@ class _InvokeApiHandler(LoopbackHandler):
                     arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}" + (f":{qualifier}" if qualifier else "")
                     self._error(404, "ResourceNotFoundException", f"Function not found: {arn}")
                     return
-                operation(self, name, body)
+                try:
+                    operation(self, name, body)
+                except _UnparsableBody:
+                    self._error(400, "InvalidRequestContentException", "Could not parse request body into json")
                 return
         self._error(404, "ResourceNotFoundException", f"unsupported path {path}")
 
@@ -80,11 +94,7 @@ class _InvokeApiHandler(LoopbackHandler):
     # --- operations ------------------------------------------------------------------------
 
     def invoke(self, name: str, raw: bytes) -> None:
-        try:
-            payload = json.loads(raw or b"{}")
-        except (ValueError, RecursionError):
-            self._error(400, "InvalidRequestContentException", "Could not parse request body into json")
-            return
+        payload = _json(raw)
         invocation_type = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
         if invocation_type == "DryRun":
             self._reply(204, b"")
@@ -98,12 +108,9 @@ class _InvokeApiHandler(LoopbackHandler):
         except ThrottledError:
             self._error(429, "TooManyRequestsException", "Rate Exceeded.")
             return
-        except SandboxStartError as error:
+        except Exception as error:  # the emulator's own failure (a SandboxStartError says why): Lambda's service error
+            _log.exception("the emulator could not run %s", name)
             self._error(500, "ServiceException", f"the emulator could not run {name}: {error}", fault="Service")
-            return
-        except Exception as error:  # a defect of the emulator: still Lambda's service error, and the traceback logged
-            _log.exception("the emulator failed running %s", name)
-            self._error(500, "ServiceException", f"the emulator failed running {name}: {error!r}", fault="Service")
             return
         headers = {"X-Amz-Executed-Version": "$LATEST"}
         if result.function_error:
@@ -116,11 +123,7 @@ class _InvokeApiHandler(LoopbackHandler):
         self._reply(200, json.dumps(self.emulator.pools[name].configuration()).encode())
 
     def update_configuration(self, name: str, raw: bytes) -> None:
-        try:
-            body = json.loads(raw or b"{}")
-        except (ValueError, RecursionError):
-            self._error(400, "InvalidRequestContentException", "Could not parse request body into json")
-            return
+        body = _json(raw)
         variables = body.get("Environment", {}).get("Variables")
         if variables is None:
             self.get_configuration(name, raw)

@@ -38,7 +38,6 @@ class FunctionPool:
     client: RuntimeClient
     idle: list[Sandbox] = field(default_factory=list)
     busy: int = 0
-    invocations: int = 0
     cold_starts: int = 0
     generation: int = 0  # bumped by a configuration update; older sandboxes are retired
     variables: dict[str, str] = field(default_factory=dict)  # the user-set environment, as Lambda reports it
@@ -99,7 +98,6 @@ class FunctionPool:
         finally:
             with self.lock:
                 self.busy -= 1
-                self.invocations += 1
                 if keep and sandbox is not None and sandbox.generation == self.generation:
                     self.idle.append(sandbox)
                 elif sandbox is not None:

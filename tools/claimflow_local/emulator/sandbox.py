@@ -179,7 +179,6 @@ class Sandbox:
                 f"{spec.name}'s built folder {spec.code_dir} is gone (removed by a rebuild?): run sam build, then restart"
             )
         self.api = RuntimeApi().start()
-        started = time.perf_counter()
         environment = {
             **env,
             "AWS_LAMBDA_RUNTIME_API": self.api.address,
@@ -204,7 +203,6 @@ class Sandbox:
         threading.Thread(target=self._read_output, name=f"sandbox-log-{spec.name}", daemon=True).start()
         threading.Thread(target=self._watch, name=f"sandbox-watch-{spec.name}", daemon=True).start()
         self._wait_for_init()
-        self.init_ms = (time.perf_counter() - started) * 1000
 
     def _wait_for_init(self) -> None:
         deadline = time.monotonic() + INIT_TIMEOUT_SECONDS

@@ -41,7 +41,6 @@ class InvokeReply:
 
     payload: bytes
     function_error: str | None
-    executed_version: str | None = None
 
 
 class LambdaInvokeClient:
@@ -101,7 +100,6 @@ class LambdaInvokeClient:
             return InvokeReply(
                 payload=response.data,
                 function_error=response.headers.get("X-Amz-Function-Error"),
-                executed_version=response.headers.get("X-Amz-Executed-Version"),
             )
 
 
