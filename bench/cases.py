@@ -24,18 +24,12 @@ import jwt
 
 from bench.harness import interleaved_ratio
 from claimflow import EventView, WorkflowSettings, access_token_custom_claims, create_handler, fetch, get_environment_variable
-from claimflow.config import SsmPaths
+from claimflow.environment import SsmPaths
+from claimflow.infra.guarded_http_client import RequestsHttpClient
 from claimflow.infra.parameters import InMemoryParameterStore, ParameterStore
-from claimflow.infra.requests_http import RequestsHttpClient
-from claimflow.issuer import (
-    InProcessWorkflowInvoker,
-    IssuerConfig,
-    KeyProvider,
-    TokenIssuer,
-    WorkflowRegistration,
-    WorkflowRegistry,
-)
-from claimflow.issuer.keys import KeyManager
+from claimflow.issuer import InProcessWorkflowInvoker, IssuerConfig, TokenIssuer, WorkflowRegistration, WorkflowRegistry
+from claimflow.keys import KeyProvider
+from claimflow.keys.manager import KeyManager
 from claimflow.runtime import WorkflowServices
 from claimflow.tokens import TokenKind
 
@@ -219,7 +213,7 @@ def issuer_cpu_per_lambda_invoke() -> Result:
     import boto3
     from botocore.config import Config
 
-    from claimflow.infra.lambda_invoke import LambdaInvokeClient
+    from claimflow.infra.lambda_api import LambdaInvokeClient
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), _LambdaEndpoint)
     threading.Thread(target=server.serve_forever, daemon=True).start()

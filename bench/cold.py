@@ -79,10 +79,10 @@ def _first_reply(event: Path, *, expect: str) -> str:
 
 
 def cold_starts(ssm: Any, stub: Any) -> Result:
-    from claimflow.config import SsmPaths
+    from claimflow.environment import SsmPaths
     from claimflow.infra.ssm import SsmParameterStore
-    from claimflow.issuer.keys import KeyManager
-    from claimflow.issuer.signing import KeySet
+    from claimflow.keys.keyset import KeySet
+    from claimflow.keys.manager import KeyManager
 
     sam_build(ROOT)
     client = ssm.client()

@@ -1,5 +1,5 @@
 """The JWKS and OpenID discovery Lambda (public Function URL), from the claimflow layer."""
 
-from claimflow.issuer.jwks import lambda_handler
+from claimflow.keys.jwks import lambda_handler
 
 __all__ = ["lambda_handler"]

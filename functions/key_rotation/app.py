@@ -1,5 +1,5 @@
 """The key rotation Lambda (EventBridge Scheduler, hourly), from the claimflow layer."""
 
-from claimflow.issuer.rotation import lambda_handler
+from claimflow.keys.rotation import lambda_handler
 
 __all__ = ["lambda_handler"]

@@ -17,7 +17,7 @@ import jwt
 import pytest
 
 from claimflow.infra.ssm import SsmParameterStore
-from claimflow.issuer.keys import KeyManager
+from claimflow.keys.manager import KeyManager
 from claimflow_local.stack.deployment import LocalDeployment
 from tests.faults.proxy import SwitchableProxy
 from tests.support import ROOT, record_figure, sample
@@ -299,7 +299,7 @@ def test_a_workflow_slower_than_the_budget_runs_once_per_token_request(stack: Lo
 
 def _keys(stack: LocalDeployment) -> KeyManager:
     assert stack.ssm is not None
-    from claimflow.config import SsmPaths
+    from claimflow.environment import SsmPaths
 
     return KeyManager(SsmParameterStore(client=stack.ssm.client(), max_age=0), SsmPaths(stage="local"))
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from claimflow.config import SsmPaths
+from claimflow.environment import SsmPaths
 from claimflow.infra.ssm import SsmParameterStore
 from claimflow_local.stack.ssm import EmbeddedSsm
 from claimflow_local.stack.third_party import StubThirdPartyApi

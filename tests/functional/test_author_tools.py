@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from claimflow.bindings import BINDINGS
+from claimflow.binding_table import BINDINGS
 from claimflow_local.cli import main as cli
 from claimflow_local.cli.check import check_project
 from claimflow_local.stack.ports import PORT_BASE_VARIABLE

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from claimflow import EgressDeniedError, FetchError
-from claimflow.infra.http import HttpRequest
-from claimflow.infra.requests_http import RequestsHttpClient
+from claimflow.infra.guarded_http_client import RequestsHttpClient
+from claimflow.infra.http_client import HttpRequest
 from claimflow_local.loopback import LoopbackHandler, LoopbackServer
 from claimflow_local.stack.third_party import StubThirdPartyApi
 from tests.functional.conftest import USER_ID

@@ -14,12 +14,13 @@ from typing import Any
 import jwt
 import pytest
 
-from claimflow.config import SsmPaths
-from claimflow.infra.kms import KmsApi
+from claimflow.environment import SsmPaths
+from claimflow.infra.kms_api import KmsApi
 from claimflow.infra.ssm import SsmParameterStore
-from claimflow.issuer import InProcessWorkflowInvoker, IssuerConfig, KeyProvider, TokenIssuer, WorkflowRegistry
-from claimflow.issuer.keys import DEFAULT_GRACE_SECONDS, KeyManager, KeySource, LocalKeys, RotationPolicy
-from claimflow.issuer.kms_keys import KmsKeys
+from claimflow.issuer import InProcessWorkflowInvoker, IssuerConfig, TokenIssuer, WorkflowRegistry
+from claimflow.keys import KeyProvider
+from claimflow.keys.kms_keys import KmsKeys
+from claimflow.keys.manager import DEFAULT_GRACE_SECONDS, KeyManager, KeySource, LocalKeys, RotationPolicy
 from claimflow.tokens import TokenKind
 from claimflow_local.stack.ssm import EmbeddedSsm
 from tests.support import record_figure, sample
@@ -180,7 +181,7 @@ def test_an_es256_kms_signature_is_joses_raw_r_s_and_verifies(kms_rotation: Any)
 def test_the_rotation_function_creates_the_key_set_then_does_only_what_is_due(
     embedded_ssm: EmbeddedSsm, ssm: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from claimflow.issuer import rotation
+    from claimflow.keys import rotation
 
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",

@@ -12,13 +12,14 @@ from joserfc.errors import InvalidKeyIdError
 from joserfc.jwk import KeySet as JoseKeySet
 
 from claimflow import create_handler
-from claimflow.infra.requests_http import RequestsHttpClient
+from claimflow.infra.guarded_http_client import RequestsHttpClient
 from claimflow.infra.ssm import SsmParameterStore
-from claimflow.issuer import InProcessWorkflowInvoker, IssuerConfig, KeyProvider, TokenIssuer, WorkflowRegistry
+from claimflow.issuer import InProcessWorkflowInvoker, IssuerConfig, TokenIssuer, WorkflowRegistry
 from claimflow.issuer.app import handle
-from claimflow.issuer.discovery import IdentityStackEndpoints
-from claimflow.issuer.jwks import JwksEndpoints
-from claimflow.issuer.keys import KeyManager
+from claimflow.keys import KeyProvider
+from claimflow.keys.discovery import IdentityStackEndpoints
+from claimflow.keys.jwks import JwksEndpoints
+from claimflow.keys.manager import KeyManager
 from claimflow.runtime import WorkflowServices
 from claimflow_local.stack.third_party import StubThirdPartyApi
 from tests.functional.conftest import PATHS, SECRET, USER_ID

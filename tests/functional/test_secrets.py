@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from claimflow.config import SsmPaths
+from claimflow.environment import SsmPaths
 from claimflow.infra.ssm import SsmParameterStore
-from claimflow.issuer.keys import KeyManager
+from claimflow.keys.manager import KeyManager
 from claimflow_local.stack.deployment import LocalDeployment
 from tests.support import EVENTS, function_for_event
 

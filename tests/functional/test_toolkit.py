@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from claimflow.bindings.env import EnvironmentVariable, EnvironmentVariables
-from claimflow.config import SsmPaths
+from claimflow.environment import SsmPaths
 from claimflow.infra.secrets import SecretRegistry
 from claimflow.infra.ssm import SsmParameterStore
 from claimflow_local.cli import main as cli

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from claimflow.config import Env
-from claimflow.issuer.app import config_from_environment
+from claimflow.environment import Env
+from claimflow.issuer.config import config_from_environment
 from claimflow_local.template import SamTemplate
 from tests.support import ROOT
 
@@ -141,7 +141,7 @@ def test_every_variable_the_template_sets_is_read_by_the_code() -> None:
     constants = {value: name for name, value in vars(Env).items() if isinstance(value, str) and value.startswith("CLAIMFLOW_")}
     for name in sorted(names):
         if name.startswith("CLAIMFLOW_"):
-            assert name in constants, f"{name} is not in claimflow.config.Env"
+            assert name in constants, f"{name} is not in claimflow.environment.Env"
             assert f"Env.{constants[name]}" in code, f"{name} is set by the template and read by nothing"
         elif name.startswith("POWERTOOLS_"):
             continue  # read by Powertools itself

@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from claimflow.config import SsmPaths
-from claimflow.infra.http import HttpResponse, StubHttpClient
+from claimflow.environment import SsmPaths
+from claimflow.infra.http_client import HttpResponse, StubHttpClient
 from claimflow.infra.parameters import InMemoryParameterStore
 from claimflow.runtime import WorkflowServices
 from tests.support import sample

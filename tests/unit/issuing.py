@@ -8,17 +8,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from claimflow.config import SsmPaths
+from claimflow.environment import SsmPaths
 from claimflow.infra.parameters import InMemoryParameterStore
-from claimflow.issuer import (
-    InProcessWorkflowInvoker,
-    IssuerConfig,
-    KeyProvider,
-    TokenIssuer,
-    WorkflowRegistration,
-    WorkflowRegistry,
-)
-from claimflow.issuer.keys import KeyManager
+from claimflow.issuer import InProcessWorkflowInvoker, IssuerConfig, TokenIssuer, WorkflowRegistration, WorkflowRegistry
+from claimflow.keys import KeyProvider
+from claimflow.keys.manager import KeyManager
 from claimflow.wire.contracts import WORKFLOW_INVOCATION
 from tests.support import sample
 

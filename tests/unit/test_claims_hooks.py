@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from claimflow.config import SsmPaths
+from claimflow.environment import SsmPaths
 from claimflow.infra.parameters import InMemoryParameterStore
 from claimflow.infra.secrets import SecretRegistry
 from claimflow.issuer.hooks.authentication import sign_body

@@ -9,10 +9,10 @@ import pytest
 
 from claimflow.errors import ContractError
 from claimflow.issuer import AccessDeniedError, WorkflowFailedError, WorkflowRegistration, WorkflowRegistry
-from claimflow.issuer.hooks import customize, find_hook
+from claimflow.issuer.hooks import customize, find_event_hook
 from claimflow.issuer.hooks.cognito import CognitoPreTokenGeneration
-from claimflow.issuer.invoker import InProcessWorkflowInvoker
 from claimflow.issuer.service import WorkflowRunner
+from claimflow.issuer.workflow_invoker import InProcessWorkflowInvoker
 from tests.support import sample
 from tests.unit.issuing import failing, reply
 
@@ -29,7 +29,7 @@ def runner(*workflows: tuple[str, Any, str], trigger: str = "user:tokens_generat
 
 def pre_token_generation(runner: WorkflowRunner, event: dict[str, Any], *, budget_ms: int = 4500) -> Any:
     """What the issuer's entry point does with a Cognito event."""
-    hook = find_hook(event)
+    hook = find_event_hook(event)
     assert isinstance(hook, CognitoPreTokenGeneration)
     return customize(hook, runner, event, budget_ms=budget_ms)
 

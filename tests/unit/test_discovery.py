@@ -11,15 +11,15 @@ import pytest
 
 from claimflow.errors import ConfigurationError
 from claimflow.infra.parameters import InMemoryParameterStore
-from claimflow.issuer.discovery import (
+from claimflow.keys.discovery import (
     IdentityStackEndpoints,
     authorization_server_metadata,
     claims_supported,
     endpoints_from_environment,
     openid_configuration,
 )
-from claimflow.issuer.jwks import JwksEndpoints
-from claimflow.issuer.keys import KeyManager
+from claimflow.keys.jwks import JwksEndpoints
+from claimflow.keys.manager import KeyManager
 from claimflow.tokens import TOKENS
 from tests.support import sample
 from tests.unit.issuing import PATHS

@@ -14,7 +14,7 @@ import pytest
 from claimflow import EgressDeniedError, EventView, FetchError, WorkflowSettings, create_handler, fetch, secure_fetch
 from claimflow.bindings.fetch import decrypt_body
 from claimflow.infra.egress import address_refusal, check_url
-from claimflow.infra.http import HttpRequest, HttpResponse
+from claimflow.infra.http_client import HttpRequest, HttpResponse
 from tests.unit.fakes import invocation, services
 
 

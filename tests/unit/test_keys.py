@@ -13,8 +13,8 @@ from joserfc.errors import SecurityWarning
 
 from claimflow import ParameterStoreError
 from claimflow.infra.parameters import InMemoryParameterStore
-from claimflow.issuer import KeySet, Signer, SigningKeyError
-from claimflow.issuer.keys import KeyManager
+from claimflow.keys import KeySet, Signer, SigningKeyError
+from claimflow.keys.manager import KeyManager
 from claimflow_local.cli.keys import main
 from tests.unit.issuing import PATHS
 

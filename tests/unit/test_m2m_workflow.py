@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from claimflow import create_handler
-from claimflow.infra.http import HttpResponse
+from claimflow.infra.http_client import HttpResponse
 from tests.support import load_workflow, sample
 from tests.unit.fakes import API, services
 

@@ -9,7 +9,7 @@ import pytest
 
 from claimflow import EnvironmentVariable, ParameterStoreError
 from claimflow.bindings.env import EnvironmentVariables
-from claimflow.config import SsmPaths
+from claimflow.environment import SsmPaths
 from claimflow.infra.parameters import InMemoryParameterStore
 from claimflow.infra.secrets import SecretRegistry
 

@@ -1,8 +1,11 @@
-"""The package's public surface: everything exported exists, every error is a ClaimflowError
-named ...Error and exported by its module, each error that reaches a client carries an OAuth
-code, and ``claimflow.__all__`` holds what a workflow author uses and nothing of the issuer."""
+"""The package's public surface: everything exported exists; every error of every module is a
+ClaimflowError named ...Error, defined in an error module and exported by its package; each
+error that reaches a client carries an OAuth code; and ``claimflow.__all__`` holds what a
+workflow author uses and nothing of the issuer."""
 
+import importlib
 import inspect
+import pkgutil
 from types import ModuleType
 
 import pytest
@@ -11,11 +14,33 @@ import claimflow
 import claimflow.errors
 import claimflow.issuer
 import claimflow.issuer.errors
+import claimflow.keys
+import claimflow.keys.errors
 
-OAUTH_CODES = {"invalid_request", "access_denied", "server_error", "temporarily_unavailable"}
+OAUTH_CODES = {"invalid_request", "invalid_client", "access_denied", "server_error", "temporarily_unavailable"}
+#: Each error module, and the package whose ``__all__`` exports its errors.
+ERROR_MODULES = {
+    claimflow.errors: claimflow.errors,
+    claimflow.issuer.errors: claimflow.issuer,
+    claimflow.keys.errors: claimflow.keys,
+}
 
 
-@pytest.mark.parametrize("package", [claimflow, claimflow.issuer])
+def _every_module() -> list[ModuleType]:
+    names = [info.name for info in pkgutil.walk_packages(claimflow.__path__, prefix="claimflow.")]
+    return [claimflow, *(importlib.import_module(name) for name in names)]
+
+
+def test_every_exception_of_every_module_is_a_claimflow_error_in_an_error_module() -> None:
+    modules = _every_module()
+    assert len(modules) > 40
+    for module in modules:
+        for error in _errors_defined_in(module):
+            assert issubclass(error, claimflow.ClaimflowError), f"{module.__name__}.{error.__name__} is outside ClaimflowError"
+            assert module in ERROR_MODULES, f"{module.__name__}.{error.__name__}: define it in an error module"
+
+
+@pytest.mark.parametrize("package", [claimflow, claimflow.issuer, claimflow.keys])
 def test_every_name_in_all_is_importable(package: ModuleType) -> None:
     for name in package.__all__:
         assert hasattr(package, name), name
@@ -29,9 +54,7 @@ def _errors_defined_in(module: ModuleType) -> list[type[Exception]]:
     ]
 
 
-@pytest.mark.parametrize(
-    ("module", "package"), [(claimflow.errors, claimflow.errors), (claimflow.issuer.errors, claimflow.issuer)]
-)
+@pytest.mark.parametrize(("module", "package"), list(ERROR_MODULES.items()))
 def test_every_error_is_exported_under_one_root_with_an_oauth_code(module: ModuleType, package: ModuleType) -> None:
     errors = _errors_defined_in(module)
     assert errors
@@ -42,9 +65,9 @@ def test_every_error_is_exported_under_one_root_with_an_oauth_code(module: Modul
         assert error.error_code in OAUTH_CODES, error
 
 
-def test_the_workflow_api_exports_no_issuer_error() -> None:
-    issuer_errors = {error.__name__ for error in _errors_defined_in(claimflow.issuer.errors)}
-    assert issuer_errors.isdisjoint(claimflow.__all__)
+def test_the_workflow_api_exports_no_issuer_or_key_error() -> None:
+    for module in (claimflow.issuer.errors, claimflow.keys.errors):
+        assert {error.__name__ for error in _errors_defined_in(module)}.isdisjoint(claimflow.__all__)
 
 
 def test_importing_the_workflow_api_does_not_import_boto3_or_requests() -> None:

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from claimflow import WorkflowSettings, console, create_handler, deny_access, fetch, get_environment_variable
+from claimflow.infra.guarded_http_client import RequestsHttpClient
 from claimflow.infra.parameters import InMemoryParameterStore
-from claimflow.infra.requests_http import RequestsHttpClient
 from claimflow.issuer.app import handle
 from claimflow.runtime import WorkflowServices
 from tests.support import record_figure

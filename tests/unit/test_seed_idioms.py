@@ -23,7 +23,7 @@ from claimflow import (
     secure_fetch,
 )
 from claimflow.bindings.fetch import decrypt_body
-from claimflow.infra.http import HttpRequest, HttpResponse
+from claimflow.infra.http_client import HttpRequest, HttpResponse
 from tests.unit.fakes import API, USER_ID, invocation, services
 
 USER = "user:tokens_generation"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from claimflow import EgressDeniedError
-from claimflow.infra.http import HttpRequest
-from claimflow.infra.requests_http import RequestsHttpClient
+from claimflow.infra.guarded_http_client import RequestsHttpClient
+from claimflow.infra.http_client import HttpRequest
 
 ANSWERS = {
     "metadata.attacker.example": ["169.254.169.254"],

@@ -18,7 +18,7 @@ from claimflow import (
     get_environment_variable,
     id_token_custom_claims,
 )
-from claimflow.infra.http import HttpResponse
+from claimflow.infra.http_client import HttpResponse
 from tests.support import load_workflow
 from tests.unit.fakes import API, SECRET, USER_ID, invocation, services
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from claimflow.bindings import BINDINGS, IamStatement
-from claimflow.config import DEFAULT_SSM_PREFIX, SsmPaths
+from claimflow.binding_table import BINDINGS, IamStatement
+from claimflow.environment import DEFAULT_SSM_PREFIX, SsmPaths
 
 __all__ = ["TEMPLATE_PATHS", "required_statements", "ssm_arn", "statements_yaml"]
 

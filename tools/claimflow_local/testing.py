@@ -29,9 +29,9 @@ from typing import Any
 
 import pytest
 
-from claimflow.config import Env, SsmPaths
+from claimflow.environment import Env, SsmPaths
 from claimflow.handler import clear_caches, create_handler, default_services
-from claimflow.infra.http import Resolver
+from claimflow.infra.http_client import Resolver
 from claimflow.settings import WorkflowSettings
 from claimflow.tokens import tokens_for
 from claimflow.triggers import WorkflowTrigger

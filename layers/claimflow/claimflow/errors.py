@@ -1,6 +1,6 @@
 """The root of every claimflow error, and the errors of the layer's core: what a workflow
 author can meet, and what the wire contracts raise. The issuer's own errors subclass the same
-root in ``claimflow.issuer.errors``.
+root in ``claimflow.issuer.errors`` and ``claimflow.keys.errors``.
 
 Each error carries the OAuth ``error`` code it becomes when it reaches a client, so the one
 place that turns errors into replies maps them by type, never by message text.
@@ -8,7 +8,8 @@ place that turns errors into replies maps them by type, never by message text.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 __all__ = [
     "BindingNotAvailableError",
@@ -23,10 +24,14 @@ __all__ = [
     "FetchError",
     "FetchStatusError",
     "InvalidSettingsError",
+    "IssuerRefusedError",
+    "IssuerUnavailableError",
+    "KmsError",
     "LambdaInvokeError",
     "OutsideInvocationError",
     "ParameterStoreError",
     "ReservedClaimError",
+    "SsmApiError",
 ]
 
 
@@ -143,3 +148,45 @@ class LambdaInvokeError(ClaimflowError):
     """Lambda's Invoke API refused a call or did not answer in time (the function may not have run)."""
 
     error_code = "temporarily_unavailable"
+
+
+# --- the issuer's client (``claimflow.wire.client``: identity stacks that mint through claimflow) ---
+
+
+class IssuerRefusedError(ClaimflowError):
+    """The issuer answered an OAuth error; ``error_code`` is it (instance attribute)."""
+
+    def __init__(self, error: str, description: str, workflows: Sequence[Mapping[str, Any]] = ()) -> None:
+        self.error_code = error  # type: ignore[misc]
+        self.workflows = list(workflows)
+        super().__init__(description)
+
+
+class IssuerUnavailableError(ClaimflowError):
+    """The issuer could not be reached or crashed; no token."""
+
+    error_code = "temporarily_unavailable"
+
+
+# --- AWS APIs on the login path (signed HTTP, no boto3) ------------------------------------
+
+
+class SsmApiError(ClaimflowError):
+    """SSM answered with an error (or could not be reached); ``response`` is shaped as
+    botocore's ``ClientError.response``, so ``SsmParameterStore`` reads either the same way."""
+
+    error_code = "temporarily_unavailable"
+
+    def __init__(self, code: str, message: str, status: int = 0) -> None:
+        super().__init__(f"{code}: {message}" if message else code)
+        self.response = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
+
+
+class KmsError(ClaimflowError):
+    """KMS refused or could not be reached; ``code`` is KMS's error type."""
+
+    error_code = "temporarily_unavailable"
+
+    def __init__(self, code: str, message: str, status: int = 0) -> None:
+        self.code = code
+        super().__init__(f"KMS {code}: {message}" if message else f"KMS {code}")

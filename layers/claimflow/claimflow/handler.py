@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from claimflow.claims import CustomClaims, Reserved
-from claimflow.config import Env, SsmPaths, env_flag, env_float, env_int
+from claimflow.environment import Env, SsmPaths, env_flag, env_float, env_int
 from claimflow.errors import ClaimflowError, ClaimValueError, ContractError, InvalidSettingsError
 from claimflow.events import EventView
 from claimflow.infra.logs import logger_for

@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from claimflow.config import SsmPaths
+from claimflow.environment import SsmPaths
 from claimflow.errors import BindingNotAvailableError, OutsideInvocationError
 from claimflow.infra.logs import logger_for
 from claimflow.infra.secrets import SecretRegistry, container_secrets
@@ -25,7 +25,7 @@ from claimflow.tokens import TOKENS, TokenKind
 if TYPE_CHECKING:
     from claimflow.claims import CustomClaims
     from claimflow.events import EventView
-    from claimflow.infra.http import HttpClient, Resolver
+    from claimflow.infra.http_client import HttpClient, Resolver
     from claimflow.infra.parameters import ParameterStore
     from claimflow.settings import WorkflowSettings
 
@@ -63,7 +63,7 @@ class WorkflowServices:
     @property
     def http(self) -> HttpClient:
         if self._http is None:
-            from claimflow.infra.requests_http import RequestsHttpClient
+            from claimflow.infra.guarded_http_client import RequestsHttpClient
 
             self._http = RequestsHttpClient(allow_private=self.local_mode, resolve=self.resolve or socket.getaddrinfo)
         return self._http

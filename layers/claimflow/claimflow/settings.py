@@ -13,7 +13,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from claimflow.bindings import BINDINGS
+from claimflow.binding_table import BINDINGS
 from claimflow.errors import InvalidSettingsError
 from claimflow.tokens import TOKENS, TokenKind
 from claimflow.triggers import UNSUPPORTED_TRIGGERS, WorkflowTrigger

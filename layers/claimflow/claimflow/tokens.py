@@ -12,7 +12,7 @@ from enum import StrEnum
 from functools import cache
 from types import MappingProxyType
 
-from claimflow.config import Env
+from claimflow.environment import Env
 from claimflow.triggers import WorkflowTrigger
 
 __all__ = [

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from claimflow.bindings import BINDINGS
+from claimflow.binding_table import BINDINGS
 from claimflow.triggers import WorkflowTrigger
 from claimflow_local.cli import keys
 from claimflow_local.cli.check import check_project

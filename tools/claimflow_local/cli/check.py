@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from claimflow.environment import Env
+from claimflow.issuer.hooks.roster import HTTP_HOOKS
 from claimflow_local.claims_written import claims_written
 from claimflow_local.iam import required_statements, ssm_arn
 from claimflow_local.project import Project
@@ -155,6 +157,29 @@ def _hook_problems(template: Any, issuer: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def claims_hooks_pattern() -> str:
+    """The ``AllowedPattern`` of the template's ``ClaimsHooks``: a comma list of the roster's routes."""
+    routes = "|".join(HTTP_HOOKS)
+    return f"^(({routes})(,({routes}))*)?$"
+
+
+def _claims_hooks_parameter_problems(template: Any) -> list[str]:
+    """The template documents and accepts exactly the hooks the roster lists."""
+    parameter = template.document.get("Parameters", {}).get("ClaimsHooks")
+    if parameter is None:
+        return [f"{TEMPLATE}: no ClaimsHooks parameter; the issuer reads it as {Env.CLAIMS_HOOKS}"]
+    problems = []
+    if parameter.get("AllowedPattern") != claims_hooks_pattern():
+        problems.append(
+            f"{TEMPLATE}: ClaimsHooks' AllowedPattern does not accept exactly the claims hooks there are "
+            f"({', '.join(HTTP_HOOKS)}): set it to {claims_hooks_pattern()!r}"
+        )
+    undocumented = [route for route in HTTP_HOOKS if route not in str(parameter.get("Description", ""))]
+    if undocumented:
+        problems.append(f"{TEMPLATE}: ClaimsHooks' Description does not name {', '.join(undocumented)}")
+    return problems
+
+
 def find_problems(root: Path) -> list[str]:
     return check_project(root).problems
 
@@ -177,6 +202,7 @@ def check_project(root: Path) -> CheckReport:
             )
     invocable = _granted(functions.get(ISSUER, {}), "lambda:InvokeFunction")
     problems += _hook_problems(template, functions.get(ISSUER, {}))
+    problems += _claims_hooks_parameter_problems(template)
     for directory in project.workflow_dirs():
         where = str((directory / "app.py").relative_to(project.root))
         try:

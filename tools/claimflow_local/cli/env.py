@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any, TextIO
 
-from claimflow.config import SsmPaths
+from claimflow.environment import SsmPaths
 from claimflow.infra.secrets import REDACTED
 from claimflow_local.cli.errors import CommandError
 

@@ -1,7 +1,7 @@
 """``claimflow keys init|rotate|add|promote|retire|publish|show|status [--stage S] [--local]``: a stage's signing keys.
 
 Writes the key set (SecureString), the public JWKS and each key's state together through
-``claimflow.issuer.keys.KeyManager``. The deployed stack rotates by itself (the hourly key
+``claimflow.keys.manager.KeyManager``. The deployed stack rotates by itself (the hourly key
 rotation function); ``status`` shows each key's state and when it moves next, from the
 stage's key states (no key material, no decryption needed). By hand: ``rotate`` publishes a
 next key; after the grace period (longer than resource servers cache the JWKS) ``rotate``
@@ -15,11 +15,11 @@ import sys
 import time
 from collections.abc import Sequence
 
-from claimflow.config import SsmPaths
+from claimflow.environment import SsmPaths
 from claimflow.errors import ClaimflowError
 from claimflow.infra.parameters import ParameterStore
-from claimflow.issuer.keys import CLOCK_SKEW_SECONDS, DEFAULT_GRACE_SECONDS, KeyManager, KeySource, LocalKeys, RotationPolicy
-from claimflow.issuer.signing import SUPPORTED_ALGORITHMS, KeySet
+from claimflow.keys.keyset import SUPPORTED_ALGORITHMS, KeySet
+from claimflow.keys.manager import CLOCK_SKEW_SECONDS, DEFAULT_GRACE_SECONDS, KeyManager, KeySource, LocalKeys, RotationPolicy
 from claimflow_local.cli.errors import CommandError, reaching_aws, ssm_client
 from claimflow_local.stack.ports import local_url
 
@@ -76,9 +76,9 @@ def run(args: argparse.Namespace, *, store: ParameterStore | None = None) -> str
         with reaching_aws(local=args.local):
             keys: KeySource = LocalKeys()
             if args.store == "kms":
-                from claimflow.infra.kms import KmsApi
+                from claimflow.infra.kms_api import KmsApi
                 from claimflow.infra.sigv4 import Credentials
-                from claimflow.issuer.kms_keys import KmsKeys
+                from claimflow.keys.kms_keys import KmsKeys
 
                 local = {"endpoint": local_url("ssm"), "credentials": Credentials("testing", "testing")} if args.local else {}
                 keys = KmsKeys(KmsApi(**local), stage=paths.stage)  # type: ignore[arg-type]

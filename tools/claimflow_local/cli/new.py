@@ -9,9 +9,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from claimflow.bindings import BINDINGS
+from claimflow.binding_table import BINDINGS
 from claimflow.errors import InvalidSettingsError
-from claimflow.issuer.request import IssuerConfig, parse_token_request
+from claimflow.issuer.config import IssuerConfig
+from claimflow.issuer.request import parse_token_request
 from claimflow.settings import WorkflowSettings
 from claimflow.tokens import TOKENS, lead_token, tokens_for
 from claimflow.triggers import WorkflowTrigger

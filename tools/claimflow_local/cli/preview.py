@@ -17,9 +17,9 @@ from typing import Any
 
 from claimflow.claims import NOTHING_RESERVED
 from claimflow.errors import ClaimflowError
-from claimflow.issuer.app import config_from_environment, registry_from_environment
+from claimflow.issuer.config import IssuerConfig, config_from_environment, registry_from_environment
 from claimflow.issuer.hooks import reserved_by
-from claimflow.issuer.request import IssuerConfig, parse_token_request
+from claimflow.issuer.request import parse_token_request
 from claimflow.issuer.service import invocation_payload
 from claimflow.tokens import TOKENS
 from claimflow.wire.contracts import TOKEN_REQUEST, WORKFLOW_INVOCATION

@@ -26,12 +26,12 @@ from typing import IO, Any
 from identity_stack.clients import ClientRegistry
 from identity_stack.token_endpoint import ClientCredentialsGrant, OAuthTokenEndpoint
 
-from claimflow.infra.kms import KmsApi
-from claimflow.infra.lambda_invoke import LambdaInvokeClient
+from claimflow.infra.kms_api import KmsApi
+from claimflow.infra.lambda_api import LambdaInvokeClient
 from claimflow.infra.sigv4 import Credentials
 from claimflow.infra.ssm import SsmParameterStore
-from claimflow.issuer.keys import KeyManager, KeySource, LocalKeys
-from claimflow.issuer.kms_keys import KmsKeys
+from claimflow.keys.kms_keys import KmsKeys
+from claimflow.keys.manager import KeyManager, KeySource, LocalKeys
 from claimflow.wire.client import IssuerClient
 from claimflow_local.emulator import LambdaEmulator
 from claimflow_local.stack.ssm import EmbeddedSsm, load_settings, seed_parameters

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from claimflow.config import SsmPaths
+from claimflow.environment import SsmPaths
 
 __all__ = ["EmbeddedSsm", "load_settings", "seed_parameters"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from claimflow.bindings import needed_for
+from claimflow.binding_table import needed_for
 from claimflow.errors import ClaimflowError
 from claimflow.runtime import current_invocation
 

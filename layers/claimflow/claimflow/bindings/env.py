@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from claimflow.bindings import needed_for
-from claimflow.config import SsmPaths
+from claimflow.binding_table import needed_for
+from claimflow.environment import SsmPaths
 from claimflow.infra.parameters import ParameterStore
 from claimflow.infra.secrets import REDACTED, SecretRegistry
 from claimflow.runtime import current_invocation

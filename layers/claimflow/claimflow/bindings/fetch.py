@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict, Unpack
 from urllib.parse import urljoin
 
-from claimflow.bindings import needed_for
+from claimflow.binding_table import needed_for
 from claimflow.errors import FetchError, FetchStatusError, ParameterStoreError
 from claimflow.infra.egress import CheckedUrl, check_url
-from claimflow.infra.http import HttpRequest, HttpResponse
+from claimflow.infra.http_client import HttpRequest, HttpResponse
 from claimflow.infra.logs import logger_for
 from claimflow.runtime import Invocation, current_invocation
 

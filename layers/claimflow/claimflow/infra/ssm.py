@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from claimflow.config import Env, env_str
+from claimflow.environment import Env, env_str
 from claimflow.errors import ParameterStoreError
 from claimflow.infra.parameters import Parameter, ParameterStore
 

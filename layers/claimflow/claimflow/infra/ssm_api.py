@@ -10,17 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from claimflow.infra.aws_http import AwsHttp
+from claimflow.errors import SsmApiError
+from claimflow.infra.aws_transport import AwsHttp
 
-__all__ = ["SsmApi", "SsmApiError"]
-
-
-class SsmApiError(Exception):
-    """SSM answered with an error (or could not be reached); ``response`` is shaped as botocore's."""
-
-    def __init__(self, code: str, message: str, status: int = 0) -> None:
-        super().__init__(f"{code}: {message}" if message else code)
-        self.response = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}
+__all__ = ["SsmApi"]
 
 
 class SsmApi:

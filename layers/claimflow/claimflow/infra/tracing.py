@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from claimflow.config import Env, env_str
+from claimflow.environment import Env, env_str
 from claimflow.infra.spans import NoSpans, Spans
 
 __all__ = ["XRaySpans", "spans_from_environment"]

@@ -1,38 +1,35 @@
-"""The issuer: standard claims, workflow fan-out, merge rules, signing, JWKS and claims hooks.
+"""The issuer: token requests and standard claims, the workflow fan-out and its deadlines,
+merge rules and failure policy, and the claims hooks of identity stacks that sign their own
+tokens. Signing keys are their own package, ``claimflow.keys``.
 
 Its errors live in ``claimflow.issuer.errors`` and are exported here.
 """
 
+from claimflow.issuer.config import IssuerConfig
 from claimflow.issuer.errors import (
     AccessDeniedError,
-    SigningKeyError,
+    HookAuthenticationError,
     TokenRequestError,
     TokenTooLargeError,
     WorkflowFailedError,
     WorkflowInvocationError,
     WorkflowOutcomeError,
 )
-from claimflow.issuer.invoker import InProcessWorkflowInvoker, WorkflowInvoker
-from claimflow.issuer.lambda_invoker import LambdaWorkflowInvoker
+from claimflow.issuer.lambda_workflow_invoker import LambdaWorkflowInvoker
 from claimflow.issuer.policy import ClaimConflict, Merged, WorkflowRun, merge_runs
 from claimflow.issuer.registry import WorkflowRegistration, WorkflowRegistry
-from claimflow.issuer.request import IssuerConfig, SignIn, TokenRequest, mint_standard_claims, parse_token_request
+from claimflow.issuer.request import SignIn, TokenRequest, mint_standard_claims, parse_token_request
 from claimflow.issuer.service import IssuedTokens, TokenIssuer, WorkflowRunner
-from claimflow.issuer.signing import SUPPORTED_ALGORITHMS, KeyEntry, KeyProvider, KeySet, Signer
+from claimflow.issuer.workflow_invoker import InProcessWorkflowInvoker, WorkflowInvoker
 
 __all__ = [
-    "SUPPORTED_ALGORITHMS",
     "ClaimConflict",
     "InProcessWorkflowInvoker",
     "IssuedTokens",
     "IssuerConfig",
-    "KeyEntry",
-    "KeyProvider",
-    "KeySet",
     "LambdaWorkflowInvoker",
     "Merged",
     "SignIn",
-    "Signer",
     "TokenIssuer",
     "TokenRequest",
     "WorkflowInvoker",
@@ -45,7 +42,7 @@ __all__ = [
     "parse_token_request",
     # errors
     "AccessDeniedError",
-    "SigningKeyError",
+    "HookAuthenticationError",
     "TokenRequestError",
     "TokenTooLargeError",
     "WorkflowFailedError",

@@ -4,36 +4,34 @@ errors into OAuth replies. ``functions/issuer/app.py`` re-exports ``lambda_handl
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from claimflow.config import Env, SsmPaths, env_int, env_list, env_str
-from claimflow.errors import ClaimflowError, ConfigurationError
+from claimflow.environment import Env, SsmPaths, env_int, env_list
+from claimflow.errors import ClaimflowError
 from claimflow.infra.logs import logger_for
 from claimflow.infra.tracing import spans_from_environment
+from claimflow.issuer.config import config_from_environment, registry_from_environment
 from claimflow.issuer.errors import WorkflowOutcomeError
-from claimflow.issuer.hooks import customize, find_hook
+from claimflow.issuer.hooks.base import customize
 from claimflow.issuer.hooks.endpoint import HookEndpoint, is_http_event
-from claimflow.issuer.lambda_invoker import LambdaWorkflowInvoker
-from claimflow.issuer.registry import WorkflowRegistry
-from claimflow.issuer.request import IssuerConfig
+from claimflow.issuer.hooks.roster import find_event_hook, http_hooks
+from claimflow.issuer.lambda_workflow_invoker import LambdaWorkflowInvoker
 from claimflow.issuer.service import IssuedTokens, TokenIssuer
-from claimflow.issuer.signing import KeyProvider
+from claimflow.keys.signer import KeyProvider
 from claimflow.tokens import TOKENS
 from claimflow.wire.contracts import TOKEN_REPLY, Outcome
 
 if TYPE_CHECKING:
-    from claimflow.infra.kms import KmsApi
+    from claimflow.infra.kms_api import KmsApi
 
 __all__ = [
+    "build_hook_endpoint",
     "build_issuer",
-    "config_from_environment",
     "error_reply",
     "handle",
     "lambda_handler",
-    "registry_from_environment",
     "token_reply",
 ]
 
@@ -41,34 +39,10 @@ _log = logger_for("claimflow-issuer")
 _warned_kids: set[str] = set()  # keys already reported as signing with another algorithm than configured
 
 
-def config_from_environment(environ: Mapping[str, str] | None = None) -> IssuerConfig:
-    environ = os.environ if environ is None else environ
-    issuer_url = env_str(Env.ISSUER_URL, "", environ) or env_str(Env.JWKS_FUNCTION_URL, "", environ)
-    if not issuer_url:
-        raise ConfigurationError(
-            f"neither {Env.ISSUER_URL} nor {Env.JWKS_FUNCTION_URL} is set: the issuer needs the URL it puts in 'iss'"
-        )
-    audiences = env_list(Env.ALLOWED_AUDIENCES, "", environ)
-    return IssuerConfig(
-        issuer_url=issuer_url,
-        lifetimes={kind: env_int(spec.lifetime_setting, 3600, environ) for kind, spec in TOKENS.items()},
-        allowed_audiences=frozenset(audiences) if audiences else None,
-        issuance_budget_ms=env_int(Env.ISSUANCE_BUDGET_MS, 3000, environ),
-        max_token_bytes=env_int(Env.MAX_TOKEN_BYTES, 8192, environ),
-        signing_algorithm=env_str(Env.SIGNING_ALGORITHM, "RS256", environ),
-    )
-
-
-def registry_from_environment(environ: Mapping[str, str] | None = None) -> WorkflowRegistry:
-    """The workflows this stage runs: the registry less its ``DisabledWorkflows``."""
-    registry = WorkflowRegistry.from_json(env_str(Env.WORKFLOWS, "[]", environ))
-    return registry.without(env_list(Env.DISABLED_WORKFLOWS, "", environ))
-
-
 @cache
 def _kms_client() -> KmsApi:
     """Made when a key kept in KMS first signs (SigningKeyStore=kms)."""
-    from claimflow.infra.kms import KmsApi
+    from claimflow.infra.kms_api import KmsApi
 
     return KmsApi()
 
@@ -189,21 +163,14 @@ def build_hook_endpoint() -> HookEndpoint:
     """The claims hooks the issuer's URL answers, sharing its workflows runner (once per container)."""
     from claimflow.infra.secrets import container_secrets
     from claimflow.infra.ssm import SsmParameterStore
-    from claimflow.issuer.hooks.generic import GenericClaimsHook
-    from claimflow.issuer.hooks.hydra import HydraTokenHook
-    from claimflow.issuer.hooks.zitadel import ZitadelAction
 
     issuer = build_issuer()
-    domain = issuer.config.issuer_url
-    hooks = {
-        hook.route: hook
-        for hook in (HydraTokenHook(domain=domain), ZitadelAction(domain=domain), GenericClaimsHook(config=issuer.config))
-    }
+    enabled = env_list(Env.CLAIMS_HOOKS)
     return HookEndpoint(
-        hooks,
+        http_hooks(issuer.config, enabled=enabled),
         issuer.workflows,
         SsmParameterStore(max_age=300),
-        enabled=env_list(Env.CLAIMS_HOOKS),
+        enabled=enabled,
         budget_ms=issuer.config.issuance_budget_ms,
         paths=SsmPaths(),
         secrets=container_secrets(),
@@ -213,7 +180,7 @@ def build_hook_endpoint() -> HookEndpoint:
 def lambda_handler(event: Mapping[str, Any], context: Any = None) -> Any:
     if is_http_event(event):  # the issuer's URL: claims hooks of stacks that sign their own tokens
         return build_hook_endpoint().handle(event)
-    hook = find_hook(event)
+    hook = find_event_hook(event)
     if hook is not None:
         # An identity stack that signs its own tokens asks for claims: same workflows, same rules.
         issuer = build_issuer()

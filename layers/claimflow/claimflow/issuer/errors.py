@@ -10,7 +10,7 @@ from claimflow.wire.contracts import WorkflowReport
 
 __all__ = [
     "AccessDeniedError",
-    "SigningKeyError",
+    "HookAuthenticationError",
     "TokenRequestError",
     "TokenTooLargeError",
     "WorkflowFailedError",
@@ -69,5 +69,7 @@ class TokenTooLargeError(ClaimflowError):
     """The signed token is larger than the configured maximum (tokens ride in headers)."""
 
 
-class SigningKeyError(ClaimflowError):
-    """The signing key set is missing, malformed, or has no usable active key."""
+class HookAuthenticationError(ClaimflowError):
+    """A claims-hook call is not from the identity stack the hook serves; nothing runs."""
+
+    error_code = "invalid_client"

@@ -13,53 +13,23 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from types import MappingProxyType
 from typing import Any
 
-from claimflow.errors import ConfigurationError
+from claimflow.issuer.config import IssuerConfig
 from claimflow.issuer.errors import TokenRequestError
 from claimflow.tokens import TOKENS, ClaimSource, TokenKind, lead_token, tokens_for
 from claimflow.triggers import WorkflowTrigger
 from claimflow.wire.contracts import validate
 from claimflow.wire.seed_event import DERIVED_FIELDS, seed_event
 
-__all__ = ["IssuerConfig", "SignIn", "TokenRequest", "mint_standard_claims", "parse_token_request"]
+__all__ = ["SignIn", "TokenRequest", "mint_standard_claims", "new_token_id", "parse_token_request"]
 
 Clock = Callable[[], float]
 JtiSource = Callable[[], str]
-DEFAULT_LIFETIME_SECONDS = 3600
 
 
 def new_token_id() -> str:
     return os.urandom(16).hex()  # 128 random bits (RFC 9068 §2.2.1 asks for no collisions)
-
-
-def _default_lifetimes() -> Mapping[TokenKind, int]:
-    return MappingProxyType(dict.fromkeys(TOKENS, DEFAULT_LIFETIME_SECONDS))
-
-
-@dataclass(frozen=True, kw_only=True)
-class IssuerConfig:
-    """What an issuer mints and how long it waits; from template parameters in AWS."""
-
-    issuer_url: str
-    lifetimes: Mapping[TokenKind, int] = field(default_factory=_default_lifetimes)  # seconds, per token kind
-    allowed_audiences: frozenset[str] | None = None  # None: any audience the identity stack names
-    issuance_budget_ms: int = 3000
-    max_token_bytes: int = 8192
-    signing_algorithm: str = "RS256"  # of the keys the stack creates; the active key may lag until rotated
-
-    def __post_init__(self) -> None:
-        if not self.issuer_url.startswith(("https://", "http://")):
-            raise ConfigurationError(f"issuer_url {self.issuer_url!r} must be an http(s) URL")
-        object.__setattr__(self, "issuer_url", self.issuer_url.rstrip("/"))
-        object.__setattr__(self, "lifetimes", MappingProxyType({**_default_lifetimes(), **self.lifetimes}))
-        for kind, seconds in self.lifetimes.items():
-            if seconds <= 0:
-                raise ConfigurationError(f"issuer config: the {kind.value} lifetime must be positive")
-        for name in ("issuance_budget_ms", "max_token_bytes"):
-            if getattr(self, name) <= 0:
-                raise ConfigurationError(f"issuer config {name} must be positive")
 
 
 @dataclass(frozen=True)

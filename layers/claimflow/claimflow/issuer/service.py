@@ -7,23 +7,23 @@ No AWS here: the invoker and the key provider are ports handed in by the composi
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from queue import SimpleQueue
 from typing import Any
 
 from claimflow.claims import NOTHING_RESERVED, RESERVED_CLAIMS, Reserved, check_patch
 from claimflow.errors import ClaimflowError
 from claimflow.infra.spans import NoSpans, Spans
+from claimflow.issuer.config import IssuerConfig
+from claimflow.issuer.dispatch import Dispatcher, Task
 from claimflow.issuer.errors import TokenRequestError, TokenTooLargeError, WorkflowInvocationError
-from claimflow.issuer.invoker import WorkflowInvoker
 from claimflow.issuer.policy import ClaimConflict, Merged, WorkflowRun, merge_runs
 from claimflow.issuer.registry import WorkflowRegistration, WorkflowRegistry
-from claimflow.issuer.request import IssuerConfig, TokenRequest, mint_standard_claims, new_token_id, parse_token_request
-from claimflow.issuer.signing import KeyProvider
+from claimflow.issuer.request import TokenRequest, mint_standard_claims, new_token_id, parse_token_request
+from claimflow.issuer.workflow_invoker import WorkflowInvoker
+from claimflow.keys.signer import KeyProvider
 from claimflow.settings import FailurePolicy
 from claimflow.tokens import TOKENS, TokenKind, tokens_for
 from claimflow.wire.contracts import WORKFLOW_INVOCATION, WorkflowReport
@@ -148,99 +148,6 @@ def _largest_continue_patch(runs: list[WorkflowRun], merged: Merged, kind: Token
     return max(candidates)[1] if candidates else None
 
 
-class _Task:
-    """One invocation handed to a dispatcher thread. Its result is signalled with a lock the
-    task holds until it is done: the cheapest wake-up between threads CPython has (a Future's
-    condition variable costs about twice as much, on every workflow of every token)."""
-
-    __slots__ = ("_done", "abandoned", "args", "error", "finished", "function", "result")
-
-    def __init__(self, function: Callable[..., WorkflowRun], args: tuple[Any, ...]) -> None:
-        self.function, self.args = function, args
-        self.result: WorkflowRun | None = None
-        self.error: BaseException | None = None
-        self.abandoned = self.finished = False
-        self._done = threading.Lock()
-        self._done.acquire()
-
-    def run(self) -> None:
-        try:
-            self.result = self.function(*self.args)
-        except BaseException as error:  # handed to the waiting runner, which re-raises it
-            self.error = error
-
-    def signal(self) -> None:
-        """Wake the runner waiting for this task (after the dispatcher has counted its thread idle)."""
-        self._done.release()
-
-    def wait(self, timeout: float) -> bool:
-        """Whether the task finished within ``timeout`` seconds."""
-        return self._done.acquire(timeout=timeout) if timeout > 0 else self._done.acquire(blocking=False)
-
-    def outcome(self) -> WorkflowRun:
-        if self.error is not None:
-            raise self.error
-        assert self.result is not None
-        return self.result
-
-
-class Dispatcher:
-    """The threads workflow invocations run on, so the runner can stop waiting at a deadline.
-
-    Elastic: a task that finds no idle thread gets a new one (up to ``max_threads``), so a burst
-    never queues behind busy threads; and when the runner abandons a task (its deadline passed)
-    the thread stuck in it leaves once it is done, its place taken at once by a new one. Work a
-    request abandoned never reduces the capacity later requests get.
-    """
-
-    def __init__(self, *, idle_threads: int = 4, max_threads: int = 256) -> None:
-        self._queue: SimpleQueue[_Task] = SimpleQueue()
-        self._lock = threading.Lock()
-        self._idle_target = idle_threads
-        self._max_threads = max_threads
-        self.threads = 0
-        self._idle = 0
-
-    def submit(self, function: Callable[..., WorkflowRun], *args: Any) -> _Task:
-        task = _Task(function, args)
-        with self._lock:
-            if self._idle == 0 and self.threads < self._max_threads:
-                self._spawn()
-            else:
-                self._idle -= 1  # reserved for this task
-        self._queue.put(task)
-        return task
-
-    def abandon(self, task: _Task) -> None:
-        """The runner no longer waits for ``task``: replace the thread stuck in it."""
-        with self._lock:
-            if not task.finished:
-                task.abandoned = True
-                self._spawn()
-                self._idle += 1
-
-    def _spawn(self) -> None:  # called with the lock held
-        self.threads += 1
-        threading.Thread(target=self._work, name="claimflow-workflow", daemon=True).start()
-
-    def _work(self) -> None:
-        while True:
-            task = self._queue.get()
-            task.run()
-            with self._lock:
-                task.finished = True
-                leaving = task.abandoned or self._idle >= self._idle_target
-                if leaving:
-                    self.threads -= 1
-                else:
-                    self._idle += 1
-            # Counted idle before the runner wakes: its next request finds this thread, instead of
-            # starting a new one because the bookkeeping had not caught up.
-            task.signal()
-            if leaving:
-                return
-
-
 class WorkflowRunner:
     """Runs the trigger's workflows concurrently under their deadlines and the budget, and
     merges their replies under the rules. Shared by the issuer and the claims hooks."""
@@ -272,7 +179,7 @@ class WorkflowRunner:
         correlation_id = request.correlation_id or str(uuid.uuid4())
         trace = self.spans.current()  # carried to each worker thread
         started = time.monotonic()
-        pending: list[tuple[WorkflowRegistration, float, _Task]] = []
+        pending: list[tuple[WorkflowRegistration, float, Task]] = []
         for registration in registrations:
             own_deadline = min(deadline, started + registration.timeout_ms / 1000)
             timeout_ms = int((own_deadline - started) * 1000)

@@ -14,26 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from claimflow.errors import ClaimflowError, LambdaInvokeError
-from claimflow.infra.lambda_invoke import LambdaInvokeClient
+from claimflow.errors import IssuerRefusedError, IssuerUnavailableError, LambdaInvokeError
+from claimflow.infra.lambda_api import LambdaInvokeClient
 from claimflow.wire.contracts import TOKEN_REQUEST
 
 __all__ = ["IssuerClient", "IssuerRefusedError", "IssuerUnavailableError", "TokenResponse", "token_request"]
-
-
-class IssuerRefusedError(ClaimflowError):
-    """The issuer answered an OAuth error; ``error_code`` is it (instance attribute)."""
-
-    def __init__(self, error: str, description: str, workflows: Sequence[Mapping[str, Any]] = ()) -> None:
-        self.error_code = error  # type: ignore[misc]
-        self.workflows = list(workflows)
-        super().__init__(description)
-
-
-class IssuerUnavailableError(ClaimflowError):
-    """The issuer could not be reached or crashed; no token."""
-
-    error_code = "temporarily_unavailable"
 
 
 @dataclass(frozen=True)

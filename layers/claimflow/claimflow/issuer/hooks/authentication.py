@@ -21,15 +21,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from claimflow.errors import ClaimflowError
+from claimflow.issuer.errors import HookAuthenticationError
 
-__all__ = ["ApiKey", "HookAuthenticationError", "Signature", "sign_body"]
-
-
-class HookAuthenticationError(ClaimflowError):
-    """The call is not from the identity stack the hook serves; nothing runs."""
-
-    error_code = "invalid_client"
+__all__ = ["ApiKey", "Signature", "sign_body"]
 
 
 def sign_body(secret: str, body: bytes, *, now: int) -> str:

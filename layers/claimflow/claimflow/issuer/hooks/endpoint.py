@@ -16,14 +16,13 @@ import time
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from claimflow.config import SsmPaths
+from claimflow.environment import SsmPaths
 from claimflow.errors import ClaimflowError, ContractError
 from claimflow.infra.logs import logger_for
 from claimflow.infra.parameters import ParameterStore
 from claimflow.infra.secrets import SecretRegistry
-from claimflow.issuer.hooks import reserved_by
-from claimflow.issuer.hooks.authentication import HookAuthenticationError
-from claimflow.issuer.hooks.http import HookAnswer, HttpClaimsHook
+from claimflow.issuer.errors import HookAuthenticationError
+from claimflow.issuer.hooks.base import HookAnswer, HttpClaimsHook, reserved_by
 from claimflow.issuer.service import WorkflowRunner
 
 __all__ = ["HookEndpoint", "is_http_event"]

@@ -15,10 +15,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from claimflow.errors import ClaimflowError
+from claimflow.issuer.config import IssuerConfig
 from claimflow.issuer.hooks.authentication import Signature
-from claimflow.issuer.hooks.http import HookAnswer, denial_or_failure
+from claimflow.issuer.hooks.base import HookAnswer, denial_or_failure
 from claimflow.issuer.policy import Merged
-from claimflow.issuer.request import IssuerConfig, TokenRequest, parse_token_request
+from claimflow.issuer.request import TokenRequest, parse_token_request
 from claimflow.wire.contracts import TOKEN_REQUEST
 
 __all__ = ["CLAIMS_HOOK_REPLY", "GenericClaimsHook"]

@@ -19,7 +19,7 @@ from typing import Any
 
 from claimflow.errors import ClaimflowError, ContractError
 from claimflow.issuer.hooks.authentication import Signature
-from claimflow.issuer.hooks.http import HookAnswer, denial_or_failure
+from claimflow.issuer.hooks.base import HookAnswer, denial_or_failure
 from claimflow.issuer.policy import Merged
 from claimflow.issuer.request import TokenRequest
 from claimflow.tokens import TokenKind

@@ -33,15 +33,11 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from claimflow.errors import EgressDeniedError, FetchError
 from claimflow.infra.egress import address_refusal, check_url
-from claimflow.infra.http import HttpRequest, HttpResponse, Resolver
+from claimflow.infra.http_client import HttpRequest, HttpResponse, Resolver
 
 __all__ = ["RequestsHttpClient"]
 
 _CHUNK = 16 * 1024
-
-
-class _AddressRefused(Exception):
-    """Raised inside urllib3 and turned into EgressDeniedError by the client."""
 
 
 class _Watchdog:
@@ -120,7 +116,8 @@ def _checked_address(host: str, port: int, allow_private: bool, resolve: Resolve
     for address in addresses:
         refusal = address_refusal(address, allow_private=allow_private)
         if refusal:
-            raise _AddressRefused(f"{host} resolves, but {refusal}")
+            # Raised inside urllib3 (which may wrap it); the client re-raises it for the request's URL.
+            raise EgressDeniedError(host, f"{host} resolves, but {refusal}")
     return str(addresses[0])
 
 
@@ -216,12 +213,12 @@ class RequestsHttpClient:
             response = self.session.send(
                 prepared, timeout=(min(request.timeout, 3.0), request.timeout), allow_redirects=False, stream=True
             )
-        except _AddressRefused as refused:
-            raise EgressDeniedError(request.url, f"refused: {refused}") from None
+        except EgressDeniedError as refused:
+            raise EgressDeniedError(request.url, f"refused: {refused.cause}") from None
         except requests.RequestException as error:
-            cause = error.__context__ if isinstance(error.__context__, _AddressRefused) else None
+            cause = error.__context__ if isinstance(error.__context__, EgressDeniedError) else None
             if cause is not None:
-                raise EgressDeniedError(request.url, f"refused: {cause}") from None
+                raise EgressDeniedError(request.url, f"refused: {cause.cause}") from None
             if isinstance(error, requests.Timeout) or time.monotonic() >= deadline:
                 raise timed_out() from None
             raise FetchError(request.url, f"request failed: {type(error).__name__}") from None

@@ -13,9 +13,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from claimflow.config import Env, SsmPaths, env_int, env_str
+from claimflow.environment import Env, SsmPaths, env_int, env_str
 from claimflow.infra.logs import logger_for
-from claimflow.issuer.keys import CLOCK_SKEW_SECONDS, KeyManager, KeySource, LocalKeys, RotationPolicy
+from claimflow.keys.manager import CLOCK_SKEW_SECONDS, KeyManager, KeySource, LocalKeys, RotationPolicy
 from claimflow.tokens import TOKENS
 
 __all__ = ["key_manager_from_environment", "lambda_handler", "policy_from_environment"]
@@ -25,8 +25,8 @@ _log = logger_for("claimflow-key-rotation")
 
 def key_source(name: str, *, stage: str) -> KeySource:
     if name == "kms":
-        from claimflow.infra.kms import KmsApi
-        from claimflow.issuer.kms_keys import KmsKeys
+        from claimflow.infra.kms_api import KmsApi
+        from claimflow.keys.kms_keys import KmsKeys
 
         return KmsKeys(KmsApi(), stage=stage)
     if name != "ssm":

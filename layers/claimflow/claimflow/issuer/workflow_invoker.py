@@ -1,10 +1,11 @@
-"""The workflow-invoker port, and the in-process adapter that calls handlers directly (tests,
-benchmarks, and stacks that run workflows beside the issuer). Nothing is serialised: the
-handler validates the request and the issuer validates the reply and re-checks every claim,
-as over the wire; a workflow cannot reach the issuer's objects (the event is a read-only
-view, and claims it reads are copies).
+"""How the issuer runs a workflow: the ``WorkflowInvoker`` port, and its in-process adapter.
 
-The real adapter, over Lambda's Invoke API, is ``claimflow.issuer.lambda_invoker``.
+The real adapter is ``claimflow.issuer.lambda_workflow_invoker`` (Lambda's Invoke API, whose
+signed HTTP is ``claimflow.infra.lambda_api``). ``InProcessWorkflowInvoker`` calls handlers
+directly (tests, benchmarks, and stacks that run workflows beside the issuer). Nothing is
+serialised: the handler validates the request and the issuer validates the reply and re-checks
+every claim, as over the wire; a workflow cannot reach the issuer's objects (the event is a
+read-only view, and claims it reads are copies).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from claimflow.config import Env, env_list, env_str
+from claimflow.environment import Env, env_list, env_str
 from claimflow.errors import ConfigurationError
 from claimflow.tokens import TOKENS
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from claimflow.infra.kms import KmsApi
-from claimflow.issuer.errors import SigningKeyError
-from claimflow.issuer.signing import KMS_KEY_SPECS, KeyEntry, KeySet
+from claimflow.infra.kms_api import KmsApi
+from claimflow.keys.errors import SigningKeyError
+from claimflow.keys.keyset import KMS_KEY_SPECS, KeyEntry, KeySet
 
 __all__ = ["STAGE_TAG", "KmsKeys"]
 

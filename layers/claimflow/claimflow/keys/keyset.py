@@ -1,9 +1,9 @@
-"""Signing keys: the JWK set stored in SSM, its rotation states, the public JWKS, and a
-signer that parses the active key once per container (PEM/JWK parsing costs milliseconds).
+"""Signing keys as data: the JWK set stored in SSM, its rotation states and the public JWKS.
 
 A key set holds one ``active`` key (signs), at most one ``next`` key (published so resource
 servers cache it before it signs) and ``previous`` keys (still published, so tokens they
-signed keep verifying until they are retired).
+signed keep verifying until they are retired). Each rotation step returns a new set; storing
+it is ``claimflow.keys.manager``'s job, signing with it ``claimflow.keys.signer``'s.
 
 Algorithms: RS256 (the default: API Gateway's JWT authorizers accept only RSA), ES256, and
 Ed25519, named as RFC 9864 names it. ``EdDSA``, the polymorphic name RFC 9864 deprecates, is
@@ -13,41 +13,24 @@ still accepted for verifiers that know only it (PyJWT 2.15 among them): the same
 from __future__ import annotations
 
 import json
-import threading
-import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Protocol
 
-import jwt
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
-from jwt.utils import base64url_encode
 
-from claimflow.infra.parameters import ParameterStore
-from claimflow.issuer.errors import SigningKeyError
+from claimflow.keys.errors import SigningKeyError
 
-__all__ = ["SUPPORTED_ALGORITHMS", "KeyEntry", "KeyProvider", "KeySet", "Signer", "generate_key"]
+__all__ = ["KMS_KEY_SPECS", "SUPPORTED_ALGORITHMS", "KeyEntry", "KeyMaker", "KeySet", "generate_key"]
 
 SUPPORTED_ALGORITHMS = ("RS256", "ES256", "Ed25519", "EdDSA")
-_EDWARDS = ("Ed25519", "EdDSA")
-#: The JWS codec, taught RFC 9864's Ed25519 (PyJWT 2.15 knows only the polymorphic EdDSA).
+EDWARDS_ALGORITHMS = ("Ed25519", "EdDSA")
 #: JOSE alg -> (AWS KMS KeySpec, KMS SigningAlgorithm) of keys that never leave KMS.
 KMS_KEY_SPECS: Mapping[str, tuple[str, str]] = MappingProxyType(
     {"RS256": ("RSA_2048", "RSASSA_PKCS1_V1_5_SHA_256"), "ES256": ("ECC_NIST_P256", "ECDSA_SHA_256")}
 )
-
-
-class RemoteSigning(Protocol):
-    """A key service that signs with keys it never releases (``claimflow.infra.kms.KmsApi``)."""
-
-    def sign(self, key_id: str, message: bytes, algorithm: str, *, deadline: float) -> bytes: ...
-
-
-_COMPACT = json.JSONEncoder(separators=(",", ":"))  # json.dumps's own encoder, without its per-call set-up
-_JWS = jwt.PyJWS()
-_JWS.register_algorithm("Ed25519", OKPAlgorithm())
 KEYSET_VERSION = 1
 _STATUSES = ("active", "next", "previous")
 
@@ -61,7 +44,7 @@ def _private_key(alg: str) -> Any:
         from cryptography.hazmat.primitives.asymmetric import ec
 
         return ec.generate_private_key(ec.SECP256R1())
-    if alg in _EDWARDS:
+    if alg in EDWARDS_ALGORITHMS:
         from cryptography.hazmat.primitives.asymmetric import ed25519
 
         return ed25519.Ed25519PrivateKey.generate()
@@ -135,7 +118,7 @@ class KeyEntry:
 
 
 class KeyMaker(Protocol):
-    """Makes a key: here (``generate_key``), or in AWS KMS (``claimflow.issuer.kms_keys``)."""
+    """Makes a key: here (``generate_key``), or in AWS KMS (``claimflow.keys.kms_keys``)."""
 
     def __call__(self, alg: str, *, status: str, now: int) -> KeyEntry: ...
 
@@ -260,113 +243,3 @@ class KeySet:
         if self.pending is None:
             return self.add_next(alg, now=now, make=make)
         return self.promote(now=now, grace_seconds=grace_seconds).retire(keep_previous=keep_previous)
-
-
-def _load_private_key(entry: KeyEntry) -> Any:
-    """The key object. An RSA key claimflow generated skips OpenSSL's validation of the private
-    numbers (28 ms a cold start: it checks the primes); one signature made and verified instead
-    proves the numbers consistent before any token leaves, which is what the validation guards
-    (a wrong CRT value makes signatures that leak the key). Other keys load as PyJWK loads them."""
-    if entry.alg != "RS256" or not entry.checked:
-        return jwt.PyJWK(dict(entry.jwk), algorithm="EdDSA" if entry.alg in _EDWARDS else entry.alg).key
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding, rsa
-    from jwt.utils import from_base64url_uint
-
-    number = {name: from_base64url_uint(entry.jwk[name]) for name in ("n", "e", "d", "p", "q", "dp", "dq", "qi")}
-    public = rsa.RSAPublicNumbers(number["e"], number["n"])
-    private = rsa.RSAPrivateNumbers(
-        number["p"], number["q"], number["d"], number["dp"], number["dq"], number["qi"], public
-    ).private_key(unsafe_skip_rsa_key_validation=True)
-    probe = b"claimflow signing key self-test"
-    try:
-        private.public_key().verify(
-            private.sign(probe, padding.PKCS1v15(), hashes.SHA256()), probe, padding.PKCS1v15(), hashes.SHA256()
-        )
-    except InvalidSignature:
-        raise ValueError("the key's private numbers do not match its public key") from None
-    return private
-
-
-class Signer:
-    """Signs claims with the active key of one key set: here, the key object parsed once; or in
-    AWS KMS (``kms:Sign``), the private key never leaving it."""
-
-    def __init__(self, keyset: KeySet, *, kms: Callable[[], RemoteSigning] | None = None) -> None:
-        active = keyset.active
-        self.kid = active.kid
-        self.alg = active.alg
-        self._headers: dict[str, bytes] = {}  # typ -> the encoded header
-        self._raw_sign: Callable[[bytes, float | None], bytes]
-        if active.kms_key_id is not None:
-            if kms is None:
-                raise SigningKeyError(f"active key {active.kid} lives in KMS; this signer was given no KMS client")
-            self._raw_sign = _kms_signing(kms(), active.kms_key_id, active.alg)
-            return
-        try:
-            key = _load_private_key(active)
-        except (jwt.PyJWTError, ValueError, KeyError) as error:
-            raise SigningKeyError(f"active key {active.kid} cannot be loaded: {type(error).__name__}") from None
-        algorithm = _JWS.get_algorithm_by_name(active.alg)
-        self._raw_sign = lambda message, _deadline: algorithm.sign(message, key)
-
-    def sign(self, claims: Mapping[str, Any], *, typ: str, deadline: float | None = None) -> str:
-        """The compact JWS PyJWS would make (same header, same bytes): its header is encoded
-        once per ``typ``. ``deadline`` (``time.monotonic()``) bounds a KMS call."""
-        header = self._headers.get(typ)
-        if header is None:
-            encoded = json.dumps({"alg": self.alg, "kid": self.kid, "typ": typ}, separators=(",", ":"), sort_keys=True)
-            header = self._headers[typ] = base64url_encode(encoded.encode())
-        signing_input = header + b"." + base64url_encode(_COMPACT.encode(claims).encode())
-        return (signing_input + b"." + base64url_encode(self._raw_sign(signing_input, deadline))).decode()
-
-
-def _kms_signing(kms: RemoteSigning, key_id: str, alg: str) -> Callable[[bytes, float | None], bytes]:
-    """KMS's Sign for ``alg``; ES256's DER signature (r, s) becomes JOSE's 64 raw bytes."""
-    if alg not in KMS_KEY_SPECS:
-        raise SigningKeyError(f"KMS keys sign {', '.join(KMS_KEY_SPECS)}, not {alg}")
-    algorithm = KMS_KEY_SPECS[alg][1]
-
-    def sign(message: bytes, deadline: float | None) -> bytes:
-        signature = kms.sign(key_id, message, algorithm, deadline=deadline if deadline is not None else time.monotonic() + 5)
-        if alg == "ES256":
-            from cryptography.hazmat.primitives.asymmetric import ec
-            from jwt.utils import der_to_raw_signature
-
-            return der_to_raw_signature(signature, ec.SECP256R1())
-        return signature
-
-    return sign
-
-
-class KeyProvider:
-    """The key set from the parameter store, re-read after the store's TTL; the parsed signer
-    is rebuilt only when the stored text changes."""
-
-    def __init__(self, store: ParameterStore, name: str, *, kms: Callable[[], RemoteSigning] | None = None) -> None:
-        """``kms``: makes the client a key kept in KMS signs through (the composition root's)."""
-        self._store = store
-        self._kms = kms
-        self._name = name
-        self._lock = threading.Lock()
-        self._text: str | None = None
-        self._keyset: KeySet | None = None
-        self._signer: Signer | None = None
-
-    def _load(self, deadline: float | None) -> tuple[KeySet, Signer]:
-        parameter = self._store.get(self._name, deadline=deadline)
-        if parameter is None:
-            raise SigningKeyError(f"no signing key set at {self._name}; create one with './claimflow keys init'")
-        with self._lock:
-            if parameter.value != self._text or self._signer is None or self._keyset is None:
-                keyset = KeySet.from_json(parameter.value)
-                self._signer, self._keyset, self._text = Signer(keyset, kms=self._kms), keyset, parameter.value
-            return self._keyset, self._signer
-
-    def signer(self, *, deadline: float | None = None) -> Signer:
-        """The active key's signer; ``deadline`` (monotonic) bounds a wait on the store."""
-        return self._load(deadline)[1]
-
-    def keyset(self, *, deadline: float | None = None) -> KeySet:
-        return self._load(deadline)[0]

@@ -1,5 +1,5 @@
 """Lambda's Invoke API (``RequestResponse``) over one pooled urllib3 connection pool
-(``claimflow.infra.aws_http``), each request SigV4-signed, each call bounded by the caller's deadline.
+(``claimflow.infra.aws_transport``), each request SigV4-signed, each call bounded by the caller's deadline.
 
 Why not a boto3 client: its timeouts are per client, not per call, and its retry modes retry
 read timeouts, so a slow function would run again (with its side effects) while its first run
@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from claimflow.config import Env, env_str
+from claimflow.environment import Env, env_str
 from claimflow.errors import LambdaInvokeError
-from claimflow.infra.aws_http import AwsHttp
+from claimflow.infra.aws_transport import AwsHttp
 from claimflow.infra.sigv4 import Credentials
 
 __all__ = ["InvokeReply", "LambdaInvokeClient"]

@@ -1,5 +1,5 @@
 """Key management over the parameter store: the steps of rotation applied to the stored key
-set. ``./claimflow keys`` and the scheduled rotation function (``claimflow.issuer.rotation``)
+set. ``./claimflow keys`` and the scheduled rotation function (``claimflow.keys.rotation``)
 drive it; a ``KeySource`` makes the keys (here, or in AWS KMS) and retires them.
 
 Publish before use: every save writes, in this order, (1) the public JWKS holding every key of
@@ -20,11 +20,11 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from claimflow.config import SsmPaths
+from claimflow.environment import SsmPaths
 from claimflow.errors import ClaimflowError
 from claimflow.infra.parameters import ParameterStore
-from claimflow.issuer.errors import SigningKeyError
-from claimflow.issuer.signing import KeyEntry, KeySet, generate_key
+from claimflow.keys.errors import SigningKeyError
+from claimflow.keys.keyset import KeyEntry, KeySet, generate_key
 
 __all__ = ["DEFAULT_GRACE_SECONDS", "KeyManager", "KeySource", "LocalKeys", "RotationPolicy"]
 

@@ -1,9 +1,11 @@
 """The workflow invoker over Lambda's Invoke API (``RequestResponse``), each call bounded by the
-time the workflow has left; in local mode pointed at the emulator by endpoint URL.
+time the workflow has left; in local mode pointed at the emulator by endpoint URL. It turns what
+Lambda answers (``claimflow.infra.lambda_api``: the signed HTTP) into a workflow's reply or its
+``WorkflowInvocationError``.
 
 What is retried, exactly: a throttled invoke (429, the function did not run) and a connection
 that could not be opened (nothing was sent), each only within the deadline. Nothing else: a
-workflow runs at most once per token request (``claimflow.infra.lambda_invoke``).
+workflow runs at most once per token request.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from claimflow.errors import LambdaInvokeError
-from claimflow.infra.lambda_invoke import LambdaInvokeClient
+from claimflow.infra.lambda_api import LambdaInvokeClient
 from claimflow.issuer.errors import WorkflowInvocationError
 
 __all__ = ["LambdaWorkflowInvoker"]

@@ -1,6 +1,6 @@
 """The HTTP port workflows fetch through, and a stub for unit tests.
 
-The real adapter (``claimflow.infra.requests_http.RequestsHttpClient``) adds pooling, the
+The real adapter (``claimflow.infra.guarded_http_client.RequestsHttpClient``) adds pooling, the
 address guard and the size cap; ``fetch`` (core) adds bindings, URL policy and parsing.
 """
 

@@ -1,5 +1,5 @@
 """The JWKS and metadata endpoints (a Lambda behind a public Function URL): the JWK set, RFC
-8414 authorization server metadata and OpenID Connect discovery (``claimflow.issuer.discovery``),
+8414 authorization server metadata and OpenID Connect discovery (``claimflow.keys.discovery``),
 with CORS for browser clients. It reads only the public JWK set, never the private keys.
 """
 
@@ -10,17 +10,17 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from claimflow.config import Env, SsmPaths, env_flag, env_int, env_str
+from claimflow.environment import Env, SsmPaths, env_flag, env_int, env_str
 from claimflow.errors import ClaimflowError
 from claimflow.infra.logs import logger_for
 from claimflow.infra.parameters import ParameterStore
-from claimflow.issuer.discovery import (
+from claimflow.keys.discovery import (
     IdentityStackEndpoints,
     authorization_server_metadata,
     endpoints_from_environment,
     openid_configuration,
 )
-from claimflow.issuer.errors import SigningKeyError
+from claimflow.keys.errors import SigningKeyError
 
 __all__ = ["JwksEndpoints", "lambda_handler"]
 

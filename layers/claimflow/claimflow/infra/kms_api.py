@@ -1,5 +1,5 @@
 """AWS KMS for signing keys that never leave it: the calls claimflow makes, over signed HTTP in
-KMS's JSON protocol (``claimflow.infra.aws_http``; no boto3 on the login path).
+KMS's JSON protocol (``claimflow.infra.aws_transport``; no boto3 on the login path).
 
 ``sign`` is on the login path: bounded by the caller's deadline, retried once on throttling
 (KMS's asymmetric request quota is shared by every Sign in the account and Region) or on a
@@ -13,22 +13,12 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
-from claimflow.config import Env, env_str
-from claimflow.errors import ClaimflowError
-from claimflow.infra.aws_http import AwsHttp
+from claimflow.environment import Env, env_str
+from claimflow.errors import KmsError
+from claimflow.infra.aws_transport import AwsHttp
 from claimflow.infra.sigv4 import Credentials
 
-__all__ = ["KmsApi", "KmsError"]
-
-
-class KmsError(ClaimflowError):
-    """KMS refused or could not be reached; ``code`` is KMS's error type."""
-
-    error_code = "temporarily_unavailable"
-
-    def __init__(self, code: str, message: str, status: int = 0) -> None:
-        self.code = code
-        super().__init__(f"KMS {code}: {message}" if message else f"KMS {code}")
+__all__ = ["KmsApi"]
 
 
 class KmsApi:
