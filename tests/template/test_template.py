@@ -160,13 +160,22 @@ def test_the_layer_and_every_function_are_built_by_their_makefile_for_the_functi
     layer = sam()["Resources"]["ClaimflowLayer"]
     runtime = sam()["Globals"]["Function"]["Runtime"]
     assert runtime in layer["Properties"]["CompatibleRuntimes"]
+    # sam build takes a makefile build's Makefile from Metadata.ContextPath, else from the CodeUri.
     built = {"ClaimflowLayer": (layer, ROOT / "layers" / "claimflow")}
-    built |= {name: (resource, ROOT / resource["Properties"]["CodeUri"]) for name, resource in functions().items()}
+    built |= {
+        name: (resource, ROOT / resource["Metadata"].get("ContextPath", resource["Properties"]["CodeUri"]))
+        for name, resource in functions().items()
+    }
     for name, (resource, code) in built.items():
         assert resource["Metadata"]["BuildMethod"] == "makefile", name
         makefile = (code / "Makefile").read_text()
         assert f"PYTHON ?= {runtime}\n" in makefile, name  # bytecode for the interpreter that runs it
         assert "--invalidation-mode unchecked-hash" in makefile, name
+
+
+def test_every_function_is_built_by_the_one_shared_makefile() -> None:
+    assert {name: f["Metadata"].get("ContextPath") for name, f in functions().items()} == dict.fromkeys(functions(), "functions/")
+    assert sorted(FUNCTIONS.glob("*/Makefile")) == []  # none of its own to drift from the others
 
 
 def test_outputs_name_every_function_arn_and_the_jwks_url() -> None:

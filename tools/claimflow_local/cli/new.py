@@ -1,6 +1,6 @@
 """``claimflow new NAME --trigger ...``: a workflow with its sample event, a test that uses
 the kit, its function resource (least-privilege IAM from the bindings' table) and its
-registry entry."""
+registry entry. It is built by functions/Makefile (``ContextPath``), as every function is."""
 
 from __future__ import annotations
 
@@ -229,14 +229,6 @@ def _register(template: str, logical_id: str, workflow_id: str, trigger: Workflo
     return text.rstrip("\n") + f"\n  {logical_id}Arn:\n    Value: !GetAtt {logical_id}.Arn\n"
 
 
-def _function_makefile(root: Path) -> str:
-    """The build every function shares (bytecode, its requirements): copied from one that has it."""
-    existing = sorted((root / "functions").glob("*/Makefile"))
-    if not existing:
-        raise ScaffoldError("no functions/*/Makefile to copy the build from (BuildMethod: makefile)")
-    return existing[0].read_text()
-
-
 def scaffold(root: Path, name: str, *, trigger: str, bindings: list[str], policy: str = "stop") -> Scaffolded:
     try:
         parsed_trigger = WorkflowTrigger(trigger)
@@ -275,7 +267,6 @@ def scaffold(root: Path, name: str, *, trigger: str, bindings: list[str], policy
     written = {
         code_dir / "app.py": _module(workflow_id, parsed_trigger, chosen, directory, policy),
         code_dir / "requirements.txt": "# Dependencies come from the claimflow layer (layers/claimflow/requirements.txt).\n",
-        code_dir / "Makefile": _function_makefile(root),
         root / "events" / f"workflow.{workflow_id}.json": _event(root, workflow_id, parsed_trigger),
         root / "tests" / "workflows" / f"test_{directory}.py": _test(directory, workflow_id, parsed_trigger, chosen),
     }
