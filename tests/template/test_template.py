@@ -5,8 +5,10 @@ folder, and the issuer's registry agreeing with each workflow's code."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +18,9 @@ from samtranslator.translator.transform import transform
 from tests.support import FUNCTIONS, ROOT, load_workflow
 
 STAGE_ENV = "parameter/claimflow/${Stage}/env"
+#: The template under test: this project's, or (CLAIMFLOW_TEMPLATE) another, such as a copy of the
+#: project after `claimflow new`, whose invariants tests/functional/test_author_tools.py checks.
+TEMPLATE = Path(os.environ.get("CLAIMFLOW_TEMPLATE") or ROOT / "template.yaml")
 
 
 class NoManagedPolicies:
@@ -26,7 +31,7 @@ class NoManagedPolicies:
 @cache
 def sam() -> dict[str, Any]:
     # cfn-lint's CloudFormation YAML reader: an oracle independent of claimflow's own template reader.
-    document: dict[str, Any] = json.loads(json.dumps(cfn_yaml((ROOT / "template.yaml").read_text())))
+    document: dict[str, Any] = json.loads(json.dumps(cfn_yaml(TEMPLATE.read_text())))
     return document
 
 
