@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from claimflow.bindings import BINDINGS
+from claimflow.binding_table import BINDINGS
 from claimflow_local.iam import TEMPLATE_PATHS, required_statements, statements_yaml
 from claimflow_local.template import load_yaml
 
