@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from claimflow.claims import Reserved
 from claimflow.errors import ClaimflowError
 from claimflow.issuer.errors import AccessDeniedError
+from claimflow.issuer.hooks.replay import SingleUse
 from claimflow.issuer.policy import Merged
 from claimflow.issuer.request import TokenRequest
 from claimflow.issuer.service import WorkflowRunner
@@ -64,8 +65,14 @@ class ClaimsHook(Protocol):
 class Authenticator(Protocol):
     """How a stack proves a call is its own (``claimflow.issuer.hooks.authentication``)."""
 
-    def verify(self, secret: str, headers: Mapping[str, str], body: bytes) -> None:
-        """Return if the call is authentic; raise ``HookAuthenticationError`` otherwise."""
+    def verify(self, secret: str, headers: Mapping[str, str], body: bytes) -> SingleUse | None:
+        """Return if the call is authentic; raise ``HookAuthenticationError`` otherwise.
+
+        Return a ``SingleUse`` (a key naming this call, and until when its proof is accepted)
+        when the scheme can tell one call from another (a signature over a timestamp, a message
+        id): the endpoint then refuses the key's second use in the replay store every container
+        shares. Return None when every call looks alike (an API key) or the stack resends the
+        same call on purpose."""
         ...
 
 
