@@ -185,6 +185,16 @@ def test_a_replay_store_that_cannot_answer_refuses_the_call_as_temporarily_unava
     assert workflow.runs == 0  # fail closed: a store that cannot tell never lets a call through
 
 
+def test_a_call_that_fails_authentication_never_reaches_the_replay_store() -> None:
+    shared = InMemoryReplayStore()
+    hooks = endpoint(replays=shared)
+    raw = generic_call()
+    wrong = {HEADER: sign_body("not-the-secret", raw, now=int(time.time()))}
+    for headers in [{}, wrong, {HEADER: "t=²,v1=" + "0" * 64}, signed(raw, at=time.time() - 1000)]:
+        assert post(hooks, "generic", raw, headers)[0] == 401
+    assert shared.used == {}  # no write for anyone without the secret
+
+
 def test_zitadel_may_resend_a_signed_call_and_never_waits_on_the_replay_store() -> None:
     """Zitadel retries with the same signature and sends identical calls within a second; its SDK
     checks only the timestamp (docs/identity-stacks.md says why replays are allowed there)."""
@@ -344,8 +354,11 @@ def test_a_stale_timestamp_is_a_bare_401_and_only_the_log_gives_the_offset(capsy
 
 
 def test_a_method_other_than_post_is_405_before_anything_is_read() -> None:
+    hooks = endpoint()
     for method in ["GET", "HEAD", "OPTIONS", "PUT", "post "]:
-        assert post(endpoint(), "generic", b"", {}, method=method) == (405, {"error": "method_not_allowed"}), method
+        assert post(hooks, "generic", b"", {}, method=method) == (405, {"error": "method_not_allowed"}), method
+    event = {"rawPath": "/hooks/generic", "requestContext": {"http": {"method": "GET"}}}
+    assert hooks.handle(event)["headers"]["Allow"] == "POST"
 
 
 # --- stores that cannot be read ------------------------------------------------------------------
