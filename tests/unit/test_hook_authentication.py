@@ -27,6 +27,7 @@ from claimflow.issuer.hooks.authentication import (
     parse_signature_header,
     sign_body,
 )
+from claimflow.issuer.hooks.dynamodb_replays import DynamoDbReplayStore
 from claimflow.issuer.hooks.endpoint import HookEndpoint
 from claimflow.issuer.hooks.generic import GenericClaimsHook
 from claimflow.issuer.hooks.hydra import HydraTokenHook
@@ -193,6 +194,17 @@ def test_a_call_that_fails_authentication_never_reaches_the_replay_store() -> No
     for headers in [{}, wrong, {HEADER: "t=²,v1=" + "0" * 64}, signed(raw, at=time.time() - 1000)]:
         assert post(hooks, "generic", raw, headers)[0] == 401
     assert shared.used == {}  # no write for anyone without the secret
+
+
+def test_an_issuer_not_told_its_replay_table_refuses_signed_calls_naming_the_setting_in_the_log(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    hooks = endpoint()
+    hooks.replays = DynamoDbReplayStore(table="")  # fails before any request: no socket opened
+    raw = generic_call()
+    status, body = post(hooks, "generic", raw, signed(raw, at=time.time()))
+    assert (status, body["error"]) == (500, "server_error")
+    assert "set CLAIMFLOW_HOOK_REPLAY_TABLE" in capsys.readouterr().out
 
 
 def test_zitadel_may_resend_a_signed_call_and_never_waits_on_the_replay_store() -> None:
@@ -402,6 +414,28 @@ def test_a_body_lambda_could_not_have_encoded_is_400_and_an_oversized_one_413() 
     assert answer["statusCode"] == 400
     answer = endpoint().handle({**event, "body": "x" * (600 * 1024), "isBase64Encoded": False})
     assert answer["statusCode"] == 413
+
+
+_FIELDS = ["session", "request", "id_token", "extra", "client_id", "granted_scopes", "granted_audience", "grant_types"]
+_FIELDS += ["subject", "id_token_claims", "ext", "user", "userinfo", "org", "id", "sub"]
+_names = st.sampled_from(_FIELDS) | st.text(max_size=8)
+_documents = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_names, inner, max_size=5),
+    max_leaves=30,
+)
+
+
+@HYPOTHESIS
+@given(st.sampled_from(["hydra", "zitadel", "generic"]), _documents, st.booleans())
+def test_any_json_an_authenticated_stack_sends_is_answered_never_crashed(route: str, document: Any, shaped: bool) -> None:
+    if shaped and isinstance(document, dict):  # the stack's own shape with fields replaced
+        document = {**{"hydra": HYDRA_CALL, "zitadel": ZITADEL_CALL, "generic": user_request()}[route], **document}
+    raw = json.dumps(document).encode()
+    headers = {"X-API-Key": SECRETS["hydra"]} if route == "hydra" else signed(raw, at=time.time(), route=route)
+    hooks, _ = _one_container()
+    status, _ = post(hooks, route, raw, headers)
+    assert status in {200, 400, 401, 403, 500}  # 401: the generic hook refusing a repeat of one document
 
 
 def test_a_text_body_with_a_lone_surrogate_is_refused_not_crashed() -> None:
