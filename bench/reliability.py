@@ -104,6 +104,11 @@ FIGURES = {
     "secret_variants": "a secret with a trailing newline through every sink (log, JSON log, errors, URL, header, deny, claim)",
     "continue_oversize": "a continue workflow whose claims would pass the 8 KiB token limit",
     "rotation_write_failures": "each SSM write of init/add/promote/retire failing in turn: tokens signed by an unpublished key",
+    "hook_replays_across_containers": "hook replays across containers: one signed call sent by racing callers (a container "
+    "each) and again after a cold start",
+    "hook_replays_warm_latency": "a signed hook call (one DynamoDB conditional put) and its replay on a warm issuer, "
+    "against an API-key hook running the same workflows",
+    "hook_replay_store_unreachable": "the hooks' replay table down or hanging: signed calls refused (fail closed)",
 }
 
 
@@ -113,6 +118,11 @@ def figure_rows(figures: dict[str, list[object]]) -> list[str]:
         values = figures.get(name)
         if not values:
             rows.append(f"| {title} | not measured |")
+        elif name == "hook_replays_across_containers":
+            rows += [
+                f"| {title} | {v['accepted']} of {v['sends']} sends accepted across {v['containers']} containers |"  # type: ignore[index]
+                for v in values
+            ]
         elif name == "rotation_write_failures":
             unpublished = sum(int(v["unpublished"]) for v in values)  # type: ignore[index]
             rows.append(f"| {title} | {len(values)} failure points, {unpublished} tokens signed by an unpublished key |")
