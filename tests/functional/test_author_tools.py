@@ -7,14 +7,10 @@ from __future__ import annotations
 import io
 import json
 import os
-import random
 import re
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +22,7 @@ from claimflow_local.cli.check import check_project
 from claimflow_local.stack.ports import DEV_PORTS, PORT_BASE_VARIABLE, dev_ports
 from claimflow_local.stack.ssm import EmbeddedSsm
 from tests.functional.test_toolkit import edit, project_copy
-from tests.support import ROOT
+from tests.support import ROOT, holding_ports
 
 ONE_LINE = re.compile(r"^claimflow \w+: [^\n]+\n$")
 
@@ -307,26 +303,8 @@ def test_check_reports_a_claim_two_workflows_write_and_disabled_workflows_settle
     ]
 
 
-@contextmanager
-def holding_consecutive_ports(count: int) -> Iterator[int]:
-    """Listen on ``count`` consecutive loopback ports (below the ephemeral range, where other
-    processes' ports are not handed out); yield the first. Nothing else can take them meanwhile."""
-    for base in random.Random().sample(range(20000, 32000, count), 200):
-        with ExitStack() as held:
-            try:
-                for port in range(base, base + count):
-                    holder = held.enter_context(socket.socket())
-                    holder.bind(("127.0.0.1", port))
-                    holder.listen()
-            except OSError:
-                continue  # one of them is someone else's: try another block
-            yield base
-            return
-    raise AssertionError(f"no {count} consecutive free ports on 127.0.0.1")
-
-
 def test_a_second_make_dev_on_busy_ports_exits_naming_each_port_before_starting_anything() -> None:
-    with holding_consecutive_ports(len(DEV_PORTS)) as base:  # all of a make dev's ports, held here
+    with holding_ports(len(DEV_PORTS), listen=True) as base:  # all of a make dev's ports, held here
         environment = {**os.environ, PORT_BASE_VARIABLE: str(base)}
         run = subprocess.run(
             [sys.executable, "-m", "claimflow_local", "dev"], env=environment, capture_output=True, text=True, timeout=120
