@@ -55,10 +55,11 @@ class Key:
     policy: Mapping[str, Any]
     tags: Mapping[str, str]
     spec: str = "RSA_2048"
+    usage: str = "SIGN_VERIFY"
 
     def retagged(self, tags: Mapping[str, str], removed: Sequence[str] = ()) -> Key:
         kept = {k: v for k, v in {**self.tags, **tags}.items() if k not in removed}
-        return Key(self.arn, self.policy, kept, self.spec)
+        return Key(self.arn, self.policy, kept, self.spec, self.usage)
 
 
 # --- the keys: made by the code in moto's KMS ----------------------------------------------------
@@ -128,7 +129,7 @@ def _key_context(key: Key) -> dict[str, list[str]]:
     return {
         **{f"aws:ResourceTag/{k}": [v] for k, v in key.tags.items()},
         "kms:KeySpec": [key.spec],
-        "kms:KeyUsage": ["SIGN_VERIFY"],
+        "kms:KeyUsage": [key.usage],
         "kms:KeyOrigin": ["AWS_KMS"],
         "kms:MultiRegion": ["false"],
         "kms:CallerAccount": [ACCOUNT],
@@ -243,6 +244,26 @@ def test_no_role_of_a_stage_can_change_or_use_the_other_stages_signing_key(
             for action in _key_actions()
             if on_key(who, action, key)
         ]
+    assert found == [], "\n".join(found)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_whatever_tag_a_stage_can_put_on_another_key_of_the_account_it_cannot_use_or_delete_it(stage: str) -> None:
+    """A key with no stage tag looks, to IAM, like one CreateKey is making (KMS offers no
+    condition that tells the two apart), so the rotation role may give it this stage's tag. The
+    account's other keys (here: an untagged symmetric key, KMS's default policy) stay out of reach
+    all the same: a stage acts only on signing keys of the specs it makes."""
+    account = {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    default_policy = {"Statement": [{"Effect": "Allow", "Principal": account, "Action": "kms:*", "Resource": "*"}]}
+    arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1111-someone-elses"
+    key = Key(arn, default_policy, {}, "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+    found = [
+        f"{' then '.join([*path, ''])}{who.logical_id} may {action} it"
+        for path, state in reachable(stage, key)
+        for who in roles(stage)
+        for action in [*_key_actions(), "kms:CreateAlias"]
+        if action not in {"kms:TagResource", "kms:UntagResource"} and on_key(who, action, state)
+    ]
     assert found == [], "\n".join(found)
 
 
