@@ -7,7 +7,11 @@ import importlib.util
 import itertools
 import json
 import os
+import random
+import socket
 import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -81,3 +85,23 @@ def npm_installed(directory: Path) -> Path:
         subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=directory, check=True, capture_output=True, timeout=300)
         stamp.write_text(digest)
     return directory
+
+
+@contextmanager
+def holding_ports(count: int, *, listen: bool) -> Iterator[int]:
+    """Hold ``count`` consecutive loopback ports (below the ephemeral range, so no other
+    process is handed one meanwhile) and yield the first: listening, they are busy; only bound,
+    a connection to them is refused. A block someone else already uses is skipped."""
+    for base in random.Random().sample(range(20000, 32000, count), 200):
+        with ExitStack() as held:
+            try:
+                for port in range(base, base + count):
+                    holder = held.enter_context(socket.socket())
+                    holder.bind(("127.0.0.1", port))  # no SO_REUSEADDR: nobody else can bind it now
+                    if listen:
+                        holder.listen()
+            except OSError:
+                continue
+            yield base
+            return
+    raise AssertionError(f"no {count} consecutive free ports on 127.0.0.1")

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -20,10 +19,10 @@ import pytest
 from claimflow.binding_table import BINDINGS
 from claimflow_local.cli import main as cli
 from claimflow_local.cli.check import check_project
-from claimflow_local.stack.ports import PORT_BASE_VARIABLE
+from claimflow_local.stack.ports import DEV_PORTS, PORT_BASE_VARIABLE, dev_ports
 from claimflow_local.stack.ssm import EmbeddedSsm
 from tests.functional.test_toolkit import edit, project_copy
-from tests.support import ROOT
+from tests.support import ROOT, holding_ports
 
 ONE_LINE = re.compile(r"^claimflow \w+: [^\n]+\n$")
 
@@ -304,19 +303,18 @@ def test_check_reports_a_claim_two_workflows_write_and_disabled_workflows_settle
     ]
 
 
-def test_a_second_make_dev_on_busy_ports_exits_naming_the_port() -> None:
-    with socket.socket() as holder:
-        holder.bind(("127.0.0.1", 0))
-        holder.listen()
-        port = holder.getsockname()[1]
-        environment = {**os.environ, PORT_BASE_VARIABLE: str(port - 3)}  # the ssm port (base + 3) is taken
-        started = time.perf_counter()
+def test_a_second_make_dev_on_busy_ports_exits_naming_each_port_before_starting_anything() -> None:
+    with holding_ports(len(DEV_PORTS), listen=True) as base:  # all of a make dev's ports, held here
+        environment = {**os.environ, PORT_BASE_VARIABLE: str(base)}
         run = subprocess.run(
-            [sys.executable, "-m", "claimflow_local", "dev"], env=environment, capture_output=True, text=True, timeout=60
+            [sys.executable, "-m", "claimflow_local", "dev"], env=environment, capture_output=True, text=True, timeout=120
         )
-    assert run.returncode == 2 and time.perf_counter() - started < 10
-    assert f"make dev: port {port} (ssm) already in use on 127.0.0.1 — is another make dev running?" in run.stderr
-    assert "Traceback" not in run.stderr
+    taken = ", ".join(f"{port} ({name})" for name, port in dev_ports(environment).items())
+    assert run.returncode == 2
+    assert run.stderr == (  # that one line: no build, no stack, no traceback
+        f"make dev: port {taken} already in use on 127.0.0.1 — is another make dev running? "
+        f"Stop it, or move every port: make dev PORT_BASE={base + 100}\n"
+    )
 
 
 def test_make_help_lists_every_target() -> None:

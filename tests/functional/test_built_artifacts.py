@@ -10,6 +10,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from claimflow_local.stack.deployment import LocalDeployment
 from tests.support import ROOT
 
@@ -85,13 +87,19 @@ def test_every_function_is_built_by_the_one_shared_rule_and_a_change_to_it_reach
     assert [name for name in functions if not (built / name / "built-by-functions-makefile").exists()] == []
 
 
-def test_what_deploys_is_bytecode_lambda_uses_as_is_with_pregenerated_validators() -> None:
+def test_what_deploys_is_bytecode_lambda_uses_as_is_with_pregenerated_validators(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first build (a fresh clone: nothing cached) where Python writes bytecode as it imports,
+    as it does unless PYTHONDONTWRITEBYTECODE is set: the build's own imports must not leave
+    timestamp .pyc behind that compileall then keeps as up to date."""
     import subprocess
     import sys
 
     from claimflow_local.stack.deployment import sam_build
 
-    build = sam_build(ROOT).parent  # .aws-sam/build
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    build = sam_build(project_copy(tmp_path)).parent  # .aws-sam/build
     sources = list(build.rglob("*.py"))
     assert len(sources) > 500
     for source in sources:

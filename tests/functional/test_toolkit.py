@@ -21,7 +21,7 @@ from claimflow_local.cli.check import find_problems
 from claimflow_local.cli.env import EnvCommandError, EnvironmentManager
 from claimflow_local.cli.preview import preview
 from claimflow_local.stack.deployment import LocalDeployment
-from tests.support import ROOT
+from tests.support import ROOT, holding_ports
 
 
 def project_copy(tmp_path: Path) -> Path:
@@ -223,11 +223,13 @@ def test_preview_of_a_failure_shows_the_error(tmp_path: Path) -> None:
     assert result.error is not None and result.error.startswith("server_error")
 
 
-def test_env_local_without_make_dev_says_so_instead_of_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
-    import socket
+def test_env_local_without_make_dev_says_so_instead_of_a_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from claimflow_local.stack.ports import DEV_PORTS, PORT_BASE_VARIABLE
 
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", 3003)) == 0:
-            pytest.skip("something listens on 3003 (make dev is running)")
-    assert cli(["env", "list", "--stage", "local", "--local"]) == 2
-    assert "cannot reach make dev's SSM at http://127.0.0.1:3003 (is make dev running?)" in capsys.readouterr().err
+    with holding_ports(len(DEV_PORTS), listen=False) as base:  # held, not listening: make dev is surely not there
+        monkeypatch.setenv(PORT_BASE_VARIABLE, str(base))
+        assert cli(["env", "list", "--stage", "local", "--local"]) == 2
+    ssm = base + DEV_PORTS["ssm"] - DEV_PORTS["token_endpoint"]
+    assert f"cannot reach make dev's SSM at http://127.0.0.1:{ssm} (is make dev running?)" in capsys.readouterr().err

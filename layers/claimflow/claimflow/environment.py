@@ -37,6 +37,8 @@ class Env:
     #: Where signing keys are made and kept: ``ssm`` (private JWKs, SecureString) or ``kms`` (AWS KMS).
     SIGNING_KEY_STORE = "CLAIMFLOW_SIGNING_KEY_STORE"
     KEYSET_KMS_KEY = "CLAIMFLOW_KEYSET_KMS_KEY"  # the KMS key the private key set is encrypted under (ssm)
+    #: The account principal (arn:<partition>:iam::<account>:root) a KMS signing key's policy lets administer it (kms).
+    KMS_KEY_ACCOUNT = "CLAIMFLOW_KMS_KEY_ACCOUNT"
     KEY_ROTATION_PERIOD_DAYS = "CLAIMFLOW_KEY_ROTATION_PERIOD_DAYS"
     SIGNING_ALGORITHM = "CLAIMFLOW_SIGNING_ALGORITHM"
     #: The identity stack's OAuth endpoints and capabilities, for discovery (empty: not served).

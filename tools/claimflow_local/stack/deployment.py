@@ -36,6 +36,7 @@ from claimflow.wire.client import IssuerClient
 from claimflow_local.emulator import LambdaEmulator
 from claimflow_local.stack.ssm import EmbeddedSsm, create_tables, load_settings, seed_parameters
 from claimflow_local.stack.third_party import StubThirdPartyApi
+from claimflow_local.template import ACCOUNT
 
 __all__ = ["PROJECT_ROOT", "BuildError", "LocalDeployment", "built_snapshot", "sam_build"]
 
@@ -163,7 +164,8 @@ class LocalDeployment:
         if self.settings.get("signing_key_store", "ssm") != "kms":
             return LocalKeys()
         assert self.ssm is not None
-        return KmsKeys(KmsApi(endpoint=self.ssm.url, credentials=Credentials("testing", "testing")), stage=stage)
+        kms = KmsApi(endpoint=self.ssm.url, credentials=Credentials("testing", "testing"))
+        return KmsKeys(kms, stage=stage, account=f"arn:aws:iam::{ACCOUNT}:root")  # moto's account
 
     def _start(self) -> None:
         built = built_snapshot(self.root, build=self.build, log=self.log)
