@@ -210,7 +210,7 @@ def test_an_issuer_not_told_its_replay_table_refuses_signed_calls_naming_the_set
 
 def test_zitadel_may_resend_a_signed_call_and_never_waits_on_the_replay_store() -> None:
     """Zitadel retries with the same signature and sends identical calls within a second; its SDK
-    checks only the timestamp (docs/identity-stacks.md says why replays are allowed there)."""
+    checks only the timestamp (docs/identity-stacks/authentication.md says why replays are allowed there)."""
     hooks = endpoint(replays=InMemoryReplayStore(unreachable=True))
     raw = json.dumps(ZITADEL_CALL).encode()
     headers = signed(raw, at=time.time(), route="zitadel")

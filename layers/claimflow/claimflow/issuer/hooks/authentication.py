@@ -86,7 +86,7 @@ class Signature:
     #: Answer a ``SingleUse``, so that the endpoint refuses a call already seen. For callers whose
     #: every call differs (the generic shape carries a correlation_id). Zitadel sends identical
     #: calls within a second and retries with the same signature; its SDK checks only the
-    #: timestamp (docs/identity-stacks.md, "How each hook call is authenticated").
+    #: timestamp (docs/identity-stacks/authentication.md).
     refuse_replays: bool = True
     clock: Callable[[], float] = time.time
 
