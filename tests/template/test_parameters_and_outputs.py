@@ -90,6 +90,7 @@ CHANGED = {
     "ScopesSupported": "read:reports",
     "TokenEndpointAuthMethods": "client_secret_post",
     "DisabledWorkflows": "addThirdPartyDataToAccessToken",
+    "ExampleWorkflows": "enabled",
     "SigningKeyStore": "kms",
     "KeyRotationPeriodDays": "7",
     "DeploymentStrategy": "Canary10Percent5Minutes",
