@@ -85,13 +85,14 @@ def test_the_generic_hook_answers_the_workflows_claims_without_signing_anything(
     [
         ({}, "missing X-Claimflow-Signature"),
         ({"X-Claimflow-Signature": "t=1,v1=00"}, "timestamp is"),
-        ({"X-Claimflow-Signature": f"t={int(time.time())},v1=" + "0" * 64}, "does not match the body"),
+        ({"X-Claimflow-Signature": "t={now},v1=" + "0" * 64}, "does not match the body"),  # now: when it runs
         ({"X-Claimflow-Signature": "v1=abc"}, "must be t=<unix seconds>,v1="),
     ],
 )
 def test_an_unauthenticated_or_stale_call_is_401_and_runs_nothing(headers: dict[str, str], why: str) -> None:
     workflow = Counting(patching("plan", {"plan": "pro"}))
     hooks = endpoint([("plan", workflow, "stop")])
+    headers = {name: value.replace("{now}", str(int(time.time()))) for name, value in headers.items()}
     status, body = call(hooks, "generic", user_request(), headers)
     assert (status, body["error"]) == (401, "invalid_client") and why in body["error_description"]
     assert workflow.runs == 0
