@@ -36,4 +36,7 @@ def test_the_deployed_issuer_signs_tokens_its_jwks_verifies() -> None:
         audience="https://api.example.com/v1",
         issuer=outputs["IssuerUrl"].rstrip("/"),
     )
-    assert "lifetime_subscriber" in claims
+    assert claims["sub"] == sample("issuer.user-token.json")["subject"]
+    # the examples run only where ExampleWorkflows enables them (a default deploy: none)
+    ran = {run["id"] for run in response.workflows}
+    assert ("lifetime_subscriber" in claims) == bool(ran & {"addThirdPartyDataToAccessToken", "addThirdPartyDataUsingEnvs"})
