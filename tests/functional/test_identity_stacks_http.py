@@ -205,3 +205,38 @@ def test_an_oversized_jwks_is_refused_and_outside_local_mode_so_is_a_loopback_on
             EntraSigningKeys(http=RequestsHttpClient(allow_private=False)).key(server.url, "jose-1")
     finally:
         server.stop()
+
+
+def test_the_documented_signing_command_prints_the_sample_signed_now() -> None:
+    """As docs/identity-stacks.md prints it (``PYTHONPATH=layers/claimflow:tools .venv/bin/python -m ...``)."""
+    import subprocess
+    from datetime import UTC, datetime
+
+    from standardwebhooks import Webhook
+
+    run = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "python"),
+            "-m",
+            "claimflow_local.hook_callers",
+            "events/hooks.supabase-custom-access-token.json",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": "layers/claimflow:tools"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    signed = json.loads(run.stdout)
+    secret = json.loads((ROOT / "local" / "settings.json").read_text())["hooks"]["supabase"]["secret"]
+    Webhook(secret.removeprefix("v1,")).verify(signed["body"], signed["headers"])  # raises unless signed, and lately
+    assert abs(int(signed["headers"]["webhook-timestamp"]) - datetime.now(tz=UTC).timestamp()) < 60
+
+
+def test_the_docs_page_cites_each_stacks_published_documentation() -> None:
+    page = (ROOT / "docs" / "identity-stacks.md").read_text()
+    for route, spec in HTTP_HOOKS.items():
+        if spec.docs.startswith("https://") and route in NEW_STACKS:
+            assert spec.docs in page, f"docs/identity-stacks.md does not cite {spec.docs} for /hooks/{route}"
+            assert f"`{route}`" in page

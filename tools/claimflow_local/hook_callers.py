@@ -1,4 +1,4 @@
-"""What each identity stack sends to prove a claims-hook call is its own, made at the moment of
+r"""What each identity stack sends to prove a claims-hook call is its own, made at the moment of
 use from the local stack's demo values (``local/settings.json`` ``hooks``): Ory Hydra's API key,
 Okta's header secret, Zitadel's and the generic hook's HMAC signatures, Supabase's Standard
 Webhooks signature (made with the Standard Webhooks library) and the bearer token Entra issues
@@ -11,7 +11,8 @@ uses a sample signs it here first: ``claimflow preview``, the sam local plugin
 (``claimflow_local.sam_local_runtime``) and the tests. Every sample can then show claims being
 added, as the stack would get them::
 
-    python -m claimflow_local.hook_callers events/hooks.zitadel-preaccesstoken.json > signed.json
+    PYTHONPATH=layers/claimflow:tools .venv/bin/python -m claimflow_local.hook_callers \
+        events/hooks.zitadel-preaccesstoken.json > signed.json
     sam local invoke IssuerFunction -e signed.json
 """
 
