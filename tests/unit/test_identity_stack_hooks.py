@@ -335,14 +335,16 @@ def test_entra_calls_without_a_valid_token_from_entra_are_401_and_run_nothing(ca
     [
         ({"aud": "another-app"}, f"not for the extension's app {APP}"),
         ({"azp": "someone-else"}, "azp is not Entra's authentication events service"),
-        ({"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200, "nbf": int(time.time()) - 7200}, "has expired"),
+        ({"exp": -3600, "iat": -7200, "nbf": -7200}, "has expired"),  # seconds from now
         ({"tid": "other-tenant"}, f"not {TENANT}"),
     ],
 )
 def test_entra_refusals_say_what_was_wrong(changes: dict[str, Any], why: str) -> None:
     hook = EntraCustomClaimsProvider(domain="https://issuer.test", keys=EntraSigningKeys(http=JwksServer().http))
+    now = int(time.time())
+    timed = {k: now + v if k in ("exp", "iat", "nbf") else v for k, v in changes.items()}
     with pytest.raises(HookAuthenticationError, match=why):
-        hook.authentication.verify(ENTRA_CONFIG, bearer(entra_token(**changes)), b"{}")
+        hook.authentication.verify(ENTRA_CONFIG, bearer(entra_token(**timed)), b"{}")
 
 
 def test_entra_has_no_deny_so_a_denial_is_a_403_and_a_failure_a_500_both_failing_the_sign_in() -> None:
