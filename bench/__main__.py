@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cases, cold, emulated
+from bench import cases, cold, emulated, hooks
 from claimflow_local.stack.ssm import EmbeddedSsm
 from claimflow_local.stack.third_party import StubThirdPartyApi
 
@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         ("fan-out", lambda: cases.fanout(stub)),
         ("tcp connections", lambda: cases.tcp_connections(stub)),
         ("peak rss", emulated.peak_rss),
+        ("claims hooks", hooks.claims_hooks),
     ]
     try:
         for title, step in steps:

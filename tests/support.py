@@ -105,3 +105,24 @@ def holding_ports(count: int, *, listen: bool) -> Iterator[int]:
             yield base
             return
     raise AssertionError(f"no {count} consecutive free ports on 127.0.0.1")
+
+
+def hook_claims(route: str, answer: Any) -> dict[str, Any]:
+    """The access-token claims a claims hook's answer gives its stack, read from that stack's shape."""
+    if route == "hydra":
+        return dict(answer["session"]["access_token"])
+    if route == "zitadel":
+        return {claim["key"]: claim["value"] for claim in answer["append_claims"]}
+    if route == "okta":
+        patches = [c for c in answer["commands"] if c["type"] == "com.okta.access.patch"]
+        return {op["path"].removeprefix("/claims/"): op["value"] for c in patches for op in c["value"] if op["op"] == "add"}
+    if route == "entra":
+        return dict(answer["data"]["actions"][0]["claims"])
+    if route == "supabase":
+        return dict(answer["claims"])
+    return dict(answer["claims"]["access_token"])  # generic
+
+
+#: What the seed workflows add for a lifetime subscriber, as each stack carries it (Entra: strings only).
+def subscriber_claim(route: str) -> dict[str, Any]:
+    return {"lifetime_subscriber": "true" if route == "entra" else True}

@@ -21,7 +21,12 @@ from claimflow.issuer.hooks.authentication import sign_body
 from claimflow_local.stack.deployment import LocalDeployment
 from tests.support import ROOT, record_figure, sample
 
-SECRETS = {name: hook["secret"] for name, hook in json.loads((ROOT / "local" / "settings.json").read_text())["hooks"].items()}
+#: The shared secrets of the hooks that have one (Entra's is a configuration and a caller key).
+SECRETS = {
+    name: hook["secret"]
+    for name, hook in json.loads((ROOT / "local" / "settings.json").read_text())["hooks"].items()
+    if "secret" in hook
+}
 HOOK_BUDGET_S = 5.0  # the generic hook's budget (GenericClaimsHook.budget_ms)
 RACERS = 4
 

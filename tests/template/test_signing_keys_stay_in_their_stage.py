@@ -84,9 +84,7 @@ def _read_back(url: str, arn: str) -> Key:
 
     import boto3
 
-    kms = boto3.client(
-        "kms", endpoint_url=url, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
+    kms = boto3.client("kms", endpoint_url=url, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
     policy = json.loads(kms.get_key_policy(KeyId=arn, PolicyName="default")["Policy"])
     tags = {t["TagKey"]: t["TagValue"] for t in kms.list_resource_tags(KeyId=arn)["Tags"]}
     return Key(arn, policy, tags, kms.describe_key(KeyId=arn)["KeyMetadata"]["KeySpec"])
@@ -328,10 +326,7 @@ def test_a_stage_signs_makes_publishes_and_retires_its_own_keys(stage: str, keys
 @pytest.mark.parametrize("stage", STAGES)
 def test_no_role_retags_untags_or_rewrites_the_policy_of_its_own_stages_keys(stage: str, keys: dict[str, dict[str, Key]]) -> None:
     found = [
-        f"{who.logical_id}: {step}"
-        for key in keys[stage].values()
-        for who in roles(stage)
-        for step, _ in tag_changes(who, key)
+        f"{who.logical_id}: {step}" for key in keys[stage].values() for who in roles(stage) for step, _ in tag_changes(who, key)
     ] + [
         f"{who.logical_id}: {action}"
         for key in keys[stage].values()
@@ -384,4 +379,3 @@ def test_with_keys_in_ssm_no_role_of_a_stage_can_use_the_other_stages_key_set_ke
 
 def role_in(where: Stack, logical_id: str) -> Role:
     return next(r for r in where.roles() if r.logical_id == logical_id)
-

@@ -51,4 +51,3 @@ def test_each_workflows_registry_entry_grant_and_output_are_its_blocks(logical_i
     grant = next(s for s in issuer if s.get("Sid") == "InvokeRegisteredWorkflows")["Resource"]
     assert [item for item in grant if item in block["InvokeRegisteredWorkflows"]] == block["InvokeRegisteredWorkflows"]
     assert {name: sam()["Outputs"].get(name) for name in block["Outputs"]} == block["Outputs"]
-

@@ -34,6 +34,7 @@ from claimflow.keys.kms_keys import KmsKeys
 from claimflow.keys.manager import KeyManager, KeySource, LocalKeys
 from claimflow.wire.client import IssuerClient
 from claimflow_local.emulator import LambdaEmulator
+from claimflow_local.stack.entra_keys import EntraKeysStandIn
 from claimflow_local.stack.ssm import EmbeddedSsm, create_tables, load_settings, seed_parameters
 from claimflow_local.stack.third_party import StubThirdPartyApi
 from claimflow_local.template import ACCOUNT
@@ -149,6 +150,7 @@ class LocalDeployment:
         self.third_party: StubThirdPartyApi | None = None
         self.oauth: OAuthTokenEndpoint | None = None
         self.emulator: LambdaEmulator | None = None
+        self.entra_keys: EntraKeysStandIn | None = None  # the tenant JWKS the entra hook checks calls against
         self._snapshot: Path | None = None
 
     def start(self) -> LocalDeployment:
@@ -170,6 +172,9 @@ class LocalDeployment:
     def _start(self) -> None:
         built = built_snapshot(self.root, build=self.build, log=self.log)
         self._snapshot = built.parent
+        self.entra_keys = EntraKeysStandIn.for_settings(self.settings)
+        if self.entra_keys is not None:
+            self.settings = self.entra_keys.start().configured(self.settings)
         self.ssm = EmbeddedSsm(port=self.ports.get("ssm", 0)).start()
         client = self.ssm.client()
         paths = seed_parameters(client, self.settings)
@@ -228,7 +233,7 @@ class LocalDeployment:
         return OAuthTokenEndpoint(ClientCredentialsGrant(None, registry), port=self.ports.get("oauth", 0)).start()
 
     def stop(self) -> None:
-        for part in (self.emulator, self.third_party, self.oauth, self.ssm):
+        for part in (self.emulator, self.third_party, self.oauth, self.ssm, self.entra_keys):
             if part is not None:
                 part.stop()
         if self._snapshot is not None:

@@ -69,8 +69,9 @@ def seed_parameters(ssm_client: Any, settings: Mapping[str, Any]) -> SsmPaths:
     entries: list[tuple[str, Mapping[str, Any]]] = [(f"{paths.shared_env}/{k}", v) for k, v in env.get("shared", {}).items()]
     for workflow_id, variables in env.get("workflows", {}).items():
         entries += [(f"{paths.workflow_env(workflow_id)}/{k}", v) for k, v in variables.items()]
-    for hook, spec in settings.get("hooks", {}).items():  # each claims hook's shared secret
-        entries.append((paths.hook_secret(hook), {"value": spec["secret"], "secret": True}))
+    for hook, spec in settings.get("hooks", {}).items():  # each claims hook's shared secret, or its JSON configuration
+        value = spec["secret"] if "secret" in spec else json.dumps(spec["config"], separators=(",", ":"))
+        entries.append((paths.hook_secret(hook), {"value": value, "secret": True}))
     for name, spec in entries:
         ssm_client.put_parameter(
             Name=name, Value=str(spec["value"]), Type="SecureString" if spec.get("secret") else "String", Overwrite=True

@@ -44,9 +44,7 @@ class KmsApi:
         """The key's public half, DER SubjectPublicKeyInfo."""
         return base64.b64decode(self._call("GetPublicKey", {"KeyId": key_id})["PublicKey"])
 
-    def create_signing_key(
-        self, key_spec: str, *, description: str, tags: Mapping[str, str], policy: Mapping[str, Any]
-    ) -> str:
+    def create_signing_key(self, key_spec: str, *, description: str, tags: Mapping[str, str], policy: Mapping[str, Any]) -> str:
         """A new asymmetric SIGN_VERIFY key, tagged and with its key policy from the start; its ARN.
 
         The lockout safety check is bypassed on purpose: it requires that the caller (the rotation
