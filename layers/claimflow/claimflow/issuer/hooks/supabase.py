@@ -33,8 +33,8 @@ from claimflow.claims import RESERVED_CLAIMS
 from claimflow.errors import ClaimflowError, ContractError
 from claimflow.issuer.errors import HookAuthenticationError
 from claimflow.issuer.hooks.base import HookAnswer, denial_or_failure
-from claimflow.issuer.hooks.replay import SingleUse
 from claimflow.issuer.hooks.limits import json_size, over_limit
+from claimflow.issuer.hooks.replay import SingleUse
 from claimflow.issuer.policy import Merged
 from claimflow.issuer.request import SignIn, TokenRequest
 from claimflow.tokens import TokenKind
