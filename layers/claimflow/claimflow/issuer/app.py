@@ -51,14 +51,23 @@ def _kms_client() -> KmsApi:
 def build_issuer() -> TokenIssuer:
     """Wire the real adapters, once per container."""
     from claimflow.infra.ssm import SsmParameterStore
+    from claimflow.keys.rotation import policy_from_environment
 
     config = config_from_environment()
     store = SsmParameterStore(max_age=env_int(Env.KEYSET_TTL_SECONDS, 300))
+    # The rotation's own timings bound how long a key set SSM cannot re-read is signed with.
+    keys = KeyProvider(
+        store,
+        SsmPaths().signing_keyset,
+        kms=_kms_client,
+        policy=policy_from_environment(),
+        longest_token_seconds=max(config.lifetimes.values()),
+    )
     return TokenIssuer(
         config=config,
         registry=registry_from_environment(),
         invoker=LambdaWorkflowInvoker(),
-        keys=KeyProvider(store, SsmPaths().signing_keyset, kms=_kms_client),
+        keys=keys,
         spans=spans_from_environment("issuer"),
     )
 
