@@ -106,6 +106,11 @@ def _record_metrics(reply: Mapping[str, Any]) -> None:
         ) as metric:
             metric.add_dimension(name="workflow", value=run["id"])
             metric.add_dimension(name="outcome", value=run["outcome"])
+        if run.get("fetch_errors"):  # fetches that answered 4xx/5xx: a claim read from one may be wrong
+            with single_metric(
+                name="FetchErrorStatus", unit=MetricUnit.Count, value=len(run["fetch_errors"]), namespace="claimflow"
+            ) as metric:
+                metric.add_dimension(name="workflow", value=run["id"])
 
 
 def oauth_text(text: str, *, limit: int = 512) -> str:
