@@ -111,6 +111,11 @@ FIGURES = {
     "tokens served stale, then temporarily_unavailable; late_tokens: any signed past the bound",
     "rotation_under_ssm_outage": "a rotation cycle under an SSM outage (publish, promote, retire while the issuer cannot read "
     "SSM): tokens issued, requests refused, tokens that did not verify against the JWKS of their moment",
+    "hook_replays_across_containers": "hook replays across containers: one signed call sent by racing callers (a container "
+    "each) and again after a cold start",
+    "hook_replays_warm_latency": "a signed hook call (one DynamoDB conditional put) and its replay on a warm issuer, "
+    "against an API-key hook running the same workflows",
+    "hook_replay_store_unreachable": "the hooks' replay table down or hanging: signed calls refused (fail closed)",
 }
 
 
@@ -120,6 +125,11 @@ def figure_rows(figures: dict[str, list[object]]) -> list[str]:
         values = figures.get(name)
         if not values:
             rows.append(f"| {title} | not measured |")
+        elif name == "hook_replays_across_containers":
+            rows += [
+                f"| {title} | {v['accepted']} of {v['sends']} sends accepted across {v['containers']} containers |"  # type: ignore[index]
+                for v in values
+            ]
         elif name == "rotation_write_failures":
             unpublished = sum(int(v["unpublished"]) for v in values)  # type: ignore[index]
             rows.append(f"| {title} | {len(values)} failure points, {unpublished} tokens signed by an unpublished key |")

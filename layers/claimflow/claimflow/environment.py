@@ -56,6 +56,10 @@ class Env:
     KMS_ENDPOINT = "CLAIMFLOW_KMS_ENDPOINT"
     TRACING = "CLAIMFLOW_TRACING"  # the TracingMode parameter: Active opens X-Ray spans
     CLAIMS_HOOKS = "CLAIMFLOW_CLAIMS_HOOKS"  # the claims hooks the issuer's URL answers (hydra, zitadel, generic)
+    #: The DynamoDB table of used hook signatures every container shares (HookReplayTable), and where
+    #: DynamoDB is reached (empty: its own endpoint, or boto3's AWS_ENDPOINT_URL_DYNAMODB; sam local: moto).
+    HOOK_REPLAY_TABLE = "CLAIMFLOW_HOOK_REPLAY_TABLE"
+    DYNAMODB_ENDPOINT = "CLAIMFLOW_DYNAMODB_ENDPOINT"
     LAMBDA_ENDPOINT = "CLAIMFLOW_LAMBDA_ENDPOINT"
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "ClaimflowError",
     "ConfigurationError",
     "ContractError",
+    "DynamoDbApiError",
     "EgressDeniedError",
     "EventError",
     "EventFieldError",
@@ -199,3 +200,15 @@ class KmsError(ClaimflowError):
     def __init__(self, code: str, message: str, status: int = 0) -> None:
         self.code = code
         super().__init__(f"KMS {code}: {message}" if message else f"KMS {code}")
+
+
+class DynamoDbApiError(ClaimflowError):
+    """DynamoDB refused or could not be reached; ``response`` is shaped as botocore's
+    ``ClientError.response`` (``ConditionalCheckFailedException``: a conditional write lost)."""
+
+    error_code = "temporarily_unavailable"
+
+    def __init__(self, code: str, message: str, status: int = 0) -> None:
+        self.code = code
+        super().__init__(f"DynamoDB {code}: {message}" if message else f"DynamoDB {code}")
+        self.response = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}

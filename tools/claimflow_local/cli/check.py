@@ -1,11 +1,17 @@
 """``claimflow check``: the code and template.yaml must agree. One line per problem, naming
 the file and the fix; exit status 1 when there is any. Two workflows that run on one trigger
 and write the same claim are reported as warnings (the later one wins at run time), and so is a
-workflow that reads a fetch result's data without looking at its status."""
+workflow that reads a fetch result's data without looking at its status.
+
+Each workflow's resources are held to its block (``claimflow_local.scaffold``, the one source
+``claimflow new`` renders): a resource or Output of the block that is missing, or a value the
+block writes that differs, is a problem named by resource. What the block does not write (a
+Timeout, MemorySize or Environment of the workflow's own) is the workflow's to choose."""
 
 from __future__ import annotations
 
 import itertools
+import json
 import shlex
 import tomllib
 from collections.abc import Mapping
@@ -19,7 +25,8 @@ from claimflow_local.claims_written import claims_written
 from claimflow_local.fetch_status import unchecked_data_reads
 from claimflow_local.iam import required_statements, ssm_arn
 from claimflow_local.project import Project
-from claimflow_local.template import ISSUER, RegistryEntry
+from claimflow_local.scaffold import SOURCE_NAME, WorkflowBlock, render_block
+from claimflow_local.template import ISSUER, RegistryEntry, SamTemplate
 
 __all__ = ["CheckReport", "check_project", "find_problems"]
 
@@ -137,6 +144,60 @@ def _iam_problems(logical_id: str, resource: Mapping[str, Any], workflow_id: str
     for action in ("ssm:GetParametersByPath", "ssm:GetParameter"):
         if action not in needed_actions and _granted(resource, action):
             problems.append(f"{TEMPLATE}: {logical_id} may {action} but no binding it declares needs it — remove the grant")
+    return problems
+
+
+def _literal(value: Any) -> Any:
+    """A ``!Sub`` of text without ``${...}`` is that text."""
+    if isinstance(value, dict) and list(value) == ["Fn::Sub"] and isinstance(value["Fn::Sub"], str):
+        return value["Fn::Sub"] if "${" not in value["Fn::Sub"] else value
+    return value
+
+
+def _differences(expected: Any, actual: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """(where, the block's value, the template's) for each value the block writes that ``actual``
+    does not have; keys the block does not write are left to the workflow."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        found: list[tuple[str, Any, Any]] = []
+        for key, value in expected.items():
+            where = f"{path}.{key}" if path else key
+            found += [(where, value, None)] if key not in actual else _differences(value, actual[key], where)
+        return found
+    return [] if _literal(expected) == _literal(actual) else [(path, expected, actual)]
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 90 else text[:87] + "..."
+
+
+def _block_problems(template: SamTemplate, block: WorkflowBlock, workflow_id: str, *, iam_reported: bool) -> list[str]:
+    """The workflow's resources and Output against its block, one line per resource that departs."""
+    problems = []
+    substitutions = f"@{{logical_id}} = {block.logical_id}, @{{workflow_id}} = {workflow_id}"
+    written = [(name, expected, template.resources.get(name), "") for name, expected in block.resources.items()]
+    outputs = template.document.get("Outputs", {})
+    written += [(name, expected, outputs.get(name), "Output ") for name, expected in block.outputs.items()]
+    for name, expected, actual, kind in written:
+        if actual is None:
+            problems.append(
+                f"{TEMPLATE}: {kind}{name} of workflow {workflow_id}'s block is missing — add it as {SOURCE_NAME} writes "
+                f"{block.source_of(name)} ({substitutions}), as claimflow new does"
+            )
+            continue
+        differences = [
+            difference
+            for difference in _differences(expected, actual)
+            if not (iam_reported and difference[0].startswith("Properties.Policies"))  # reported binding by binding
+        ]
+        if differences:
+            where, wanted, found = differences[0]
+            more = f" (and {len(differences) - 1} more)" if len(differences) > 1 else ""
+            has = f"has no {where}" if found is None else f"has {where} {_shown(found)}"
+            problems.append(
+                f"{TEMPLATE}: {kind}{name} {has}{more}, but workflow {workflow_id}'s block writes {_shown(wanted)} "
+                f"({SOURCE_NAME}, {block.source_of(name)}) — write what the block writes, or change the block for every workflow"
+            )
     return problems
 
 
@@ -259,7 +320,18 @@ def check_project(root: Path) -> CheckReport:
             if grant not in invocable:
                 needed = f"!Ref {logical_id}.Alias" if alias is not None else f"!GetAtt {logical_id}.Arn"
                 problems.append(f"{TEMPLATE}: {ISSUER} may not invoke {logical_id} — add {needed} to InvokeRegisteredWorkflows")
-        problems += _iam_problems(logical_id, resource, settings.id, set(settings.bindings))
+        iam = _iam_problems(logical_id, resource, settings.id, set(settings.bindings))
+        description = resource.get("Properties", {}).get("Description")
+        block = render_block(
+            workflow_id=settings.id,
+            logical_id=logical_id,
+            code_uri=str(resource["Properties"]["CodeUri"]),
+            trigger=settings.workflow_trigger.value,
+            failure_policy=settings.policy.value,
+            bindings=settings.bindings,
+            description=description if isinstance(description, str) else None,
+        )
+        problems += iam + _block_problems(template, block, settings.id, iam_reported=bool(iam))
     ids = [e.id for e in registry]
     for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
         problems.append(f"{TEMPLATE}: workflow id '{duplicate}' is registered more than once in CLAIMFLOW_WORKFLOWS")

@@ -34,7 +34,7 @@ from claimflow.keys.kms_keys import KmsKeys
 from claimflow.keys.manager import KeyManager, KeySource, LocalKeys
 from claimflow.wire.client import IssuerClient
 from claimflow_local.emulator import LambdaEmulator
-from claimflow_local.stack.ssm import EmbeddedSsm, load_settings, seed_parameters
+from claimflow_local.stack.ssm import EmbeddedSsm, create_tables, load_settings, seed_parameters
 from claimflow_local.stack.third_party import StubThirdPartyApi
 
 __all__ = ["PROJECT_ROOT", "BuildError", "LocalDeployment", "built_snapshot", "sam_build"]
@@ -171,6 +171,7 @@ class LocalDeployment:
         self.ssm = EmbeddedSsm(port=self.ports.get("ssm", 0)).start()
         client = self.ssm.client()
         paths = seed_parameters(client, self.settings)
+        create_tables(self.ssm.client("dynamodb"), built)
         keys = KeyManager(SsmParameterStore(client=client, max_age=0), paths, keys=self._key_source(paths.stage))
         if keys.load() is None:
             keys.init(alg=self.settings.get("signing_algorithm", "RS256"))
@@ -198,6 +199,7 @@ class LocalDeployment:
         common = {
             "AWS_ENDPOINT_URL_SSM": self.ssm.url,
             "AWS_ENDPOINT_URL_KMS": self.ssm.url,  # moto serves KMS too (SigningKeyStore=kms)
+            "AWS_ENDPOINT_URL_DYNAMODB": self.ssm.url,  # and DynamoDB (the hooks' used signatures)
             "CLAIMFLOW_LOCAL_MODE": "1",
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "WARNING",

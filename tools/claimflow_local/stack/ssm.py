@@ -1,5 +1,6 @@
 """Embedded AWS for local mode: moto's server on 127.0.0.1 as SSM, seeded from
-``local/settings.json``, with signing keys generated on first start.
+``local/settings.json``, with signing keys generated on first start, and as DynamoDB, with the
+template's tables (the claims hooks' used signatures).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from claimflow.environment import SsmPaths
 
-__all__ = ["EmbeddedSsm", "load_settings", "seed_parameters"]
+__all__ = ["EmbeddedSsm", "create_tables", "load_settings", "seed_parameters"]
 
 
 class EmbeddedSsm:
@@ -75,3 +76,25 @@ def seed_parameters(ssm_client: Any, settings: Mapping[str, Any]) -> SsmPaths:
             Name=name, Value=str(spec["value"]), Type="SecureString" if spec.get("secret") else "String", Overwrite=True
         )
     return paths
+
+
+def create_tables(dynamodb_client: Any, template: Path) -> list[str]:
+    """Create each DynamoDB table ``template`` declares, named as the emulator resolves its
+    ``!Ref`` (its logical id), with its keys and TTL; their names."""
+    from claimflow_local.template import SamTemplate
+
+    created = []
+    for logical_id, resource in SamTemplate.load(template).resources.items():
+        if resource.get("Type") != "AWS::DynamoDB::Table":
+            continue
+        spec = resource["Properties"]
+        dynamodb_client.create_table(
+            TableName=logical_id,
+            AttributeDefinitions=spec["AttributeDefinitions"],
+            KeySchema=spec["KeySchema"],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        if ttl := spec.get("TimeToLiveSpecification"):
+            dynamodb_client.update_time_to_live(TableName=logical_id, TimeToLiveSpecification=ttl)
+        created.append(logical_id)
+    return created

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from claimflow.environment import Env, SsmPaths, env_int, env_list
+from claimflow.environment import Env, SsmPaths, env_int, env_list, env_str
 from claimflow.errors import ClaimflowError
 from claimflow.infra.logs import logger_for
 from claimflow.infra.tracing import spans_from_environment
@@ -177,6 +177,7 @@ def build_hook_endpoint() -> HookEndpoint:
     """The claims hooks the issuer's URL answers, sharing its workflows runner (once per container)."""
     from claimflow.infra.secrets import container_secrets
     from claimflow.infra.ssm import SsmParameterStore
+    from claimflow.issuer.hooks.dynamodb_replays import DynamoDbReplayStore
 
     issuer = build_issuer()
     enabled = env_list(Env.CLAIMS_HOOKS)
@@ -184,6 +185,7 @@ def build_hook_endpoint() -> HookEndpoint:
         http_hooks(issuer.config, enabled=enabled),
         issuer.workflows,
         SsmParameterStore(max_age=300),
+        replays=DynamoDbReplayStore(table=env_str(Env.HOOK_REPLAY_TABLE, "")),  # shared by every container
         enabled=enabled,
         budget_ms=issuer.config.issuance_budget_ms,
         paths=SsmPaths(),

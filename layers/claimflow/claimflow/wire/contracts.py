@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import zlib
 from collections.abc import Callable, Mapping
 from enum import StrEnum
@@ -28,6 +29,7 @@ __all__ = [
     "WorkflowReport",
     "event_shape",
     "generate_validators",
+    "parse_document",
     "schema_path",
     "structural_problem",
     "validate",
@@ -190,6 +192,33 @@ def _walk(node: Any, max_depth: int, depth: int) -> str | None:
         elif isinstance(child, str) and _not_unicode(child):
             return f"holds a string that is not valid Unicode ({child[:32]!r})"
     return None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259 has no NaN or Infinity)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e999: JSON, but no number a token can carry
+        raise ValueError(f"{text[:32]} is out of range")
+    return value
+
+
+def parse_document(raw: bytes | str, *, max_depth: int = MAX_DEPTH, error: type[ContractError] = ContractError) -> Any:
+    """A JSON document from the wire, bounded: raises ``error`` (``invalid_request``) for bytes
+    that are not UTF-8 JSON, ``NaN``/``Infinity`` (or a number only they could hold), nesting past ``max_depth`` (a body nested
+    100,000 deep stops json's own recursion limit, a shallower one ``structural_problem``) and
+    strings that are not Unicode. Nothing but ``error`` escapes, whatever ``raw`` holds."""
+    try:
+        document = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+    except (ValueError, RecursionError) as invalid:  # not UTF-8, not JSON, or nested past the parser's limit
+        reason = "is nested too deep" if isinstance(invalid, RecursionError) else "is not a JSON document"
+        raise error(f"the body {reason}") from None
+    problem = structural_problem(document, max_depth=max_depth)
+    if problem:
+        raise error(f"the body {problem}")
+    return document
 
 
 def validate(name: str, document: Any, *, error: type[ContractError] = ContractError) -> Mapping[str, Any]:
