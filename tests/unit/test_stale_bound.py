@@ -1,7 +1,8 @@
 """Stale serving has a bound: while SSM fails, a cached secret (a hook secret, an env secret,
 the key set) is served for at most MaxStaleSeconds past its TTL, then reads fail closed
-(temporarily_unavailable); a key set is never signed with past the rotation's grace window.
-Plain values are still served stale. Each stale serve is counted (EMF ``ServingStale``)."""
+(temporarily_unavailable: a token request's error, a hook's 503); a key set is never signed
+with past the rotation's grace window. Plain values are still served stale. Each stale serve
+is counted (EMF ``ServingStale``)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,14 @@ from claimflow.infra.secrets import SecretRegistry
 from claimflow.infra.ssm import SsmParameterStore
 from claimflow.issuer import InProcessWorkflowInvoker, IssuerConfig, TokenIssuer, WorkflowRegistry
 from claimflow.issuer.app import handle
+from claimflow.issuer.hooks.endpoint import HookEndpoint
+from claimflow.issuer.hooks.hydra import HydraTokenHook
+from claimflow.issuer.hooks.replay import InMemoryReplayStore
 from claimflow.keys import KeyProvider
 from claimflow.keys.manager import DEFAULT_GRACE_SECONDS, KeyManager
 from tests.support import sample
+from tests.unit.issuing import issuer_with, patching
+from tests.unit.test_claims_hooks import HYDRA_CALL, Counting, call
 
 PATHS = SsmPaths(stage="s")
 HOOK_SECRET = PATHS.hook_secret("generic")
@@ -254,3 +260,33 @@ def test_with_a_successor_already_due_the_window_is_the_old_keys_margin_only(mon
     assert token_or_error(tokens) == "token"
     clock.now += 1
     assert token_or_error(tokens) == "temporarily_unavailable"
+
+
+# --- the claims hook: the revoked secret, 14 days into an outage ----------------------------
+
+
+def test_a_hook_call_with_a_revoked_api_key_is_503_not_accepted_14_days_into_an_ssm_outage() -> None:
+    clock = Clock()
+    secret = PATHS.hook_secret("hydra")
+    store = InMemoryParameterStore({secret: ("revoked-api-key-1", True)}, clock=clock, max_age=300)
+    workflow = Counting(patching("plan", {"plan": "pro"}))
+    runner = issuer_with([("plan", workflow, "stop")]).workflows
+    hooks = HookEndpoint(
+        {"hydra": HydraTokenHook(domain="https://op.example")},
+        runner,
+        store,
+        replays=InMemoryReplayStore(),
+        enabled=("hydra",),
+        budget_ms=3000,
+        paths=PATHS,
+        secrets=SecretRegistry(),
+    )
+    assert call(hooks, "hydra", HYDRA_CALL, {"X-API-Key": "revoked-api-key-1"})[0] == 200
+    revoke(store, secret, "rotated-api-key-2")  # rotated while SSM cannot be read
+    store.unreachable = True
+    clock.now += 300 + 299  # within MaxStaleSeconds (300): the cached key still answers
+    assert call(hooks, "hydra", HYDRA_CALL, {"X-API-Key": "revoked-api-key-1"})[0] == 200
+    clock.now += 14 * DAY
+    status, body = call(hooks, "hydra", HYDRA_CALL, {"X-API-Key": "revoked-api-key-1"})
+    assert (status, body["error"]) == (503, "temporarily_unavailable")
+    assert workflow.runs == 2
