@@ -120,8 +120,22 @@ def test_the_local_token_endpoint_maps_oauth_errors_to_http_statuses(stack: Loca
         endpoint.stop()
 
 
+def test_nan_in_a_token_request_is_invalid_request_not_the_runtimes_unmarshal_error(issuer: IssuerClient) -> None:
+    endpoint = TokenRequestEndpoint(issuer).start()
+    try:
+        raw = json.dumps(sample("issuer.user-token.json"))[:-1] + ', "auth_time": NaN}'
+        status, body = _post(endpoint.url, raw.encode())
+        assert (status, body["error"]) == (400, "invalid_request"), body
+        with pytest.raises(IssuerRefusedError) as refused:
+            issuer.request_tokens({**sample("issuer.user-token.json"), "auth_time": float("inf")})
+        assert refused.value.error_code == "invalid_request" and "Unmarshal" not in refused.value.description
+    finally:
+        endpoint.stop()
+
+
 def _post(url: str, body: Any) -> tuple[int, Any]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=10) as reply:
             return reply.status, json.loads(reply.read())

@@ -79,6 +79,7 @@ CHANGED = {
     "IssuanceBudgetMs": "1500",
     "ThirdPartyApiUrl": "https://billing.example.com",
     "EnvCacheSeconds": "30",
+    "MaxStaleSeconds": "60",
     "CognitoUserPoolArn": "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_X",
     "TracingMode": "Active",
     "AuthorizationEndpoint": "https://login.example.com/authorize",

@@ -34,6 +34,9 @@ class Env:
     ISSUANCE_BUDGET_MS = "CLAIMFLOW_ISSUANCE_BUDGET_MS"
     MAX_TOKEN_BYTES = "CLAIMFLOW_MAX_TOKEN_BYTES"
     KEYSET_TTL_SECONDS = "CLAIMFLOW_KEYSET_TTL_SECONDS"
+    #: How long past its TTL a cached secret (a hook secret, an env secret, the key set) may be
+    #: served while SSM fails; then reads fail closed (the MaxStaleSeconds parameter).
+    MAX_STALE_SECONDS = "CLAIMFLOW_MAX_STALE_SECONDS"
     #: Where signing keys are made and kept: ``ssm`` (private JWKs, SecureString) or ``kms`` (AWS KMS).
     SIGNING_KEY_STORE = "CLAIMFLOW_SIGNING_KEY_STORE"
     KEYSET_KMS_KEY = "CLAIMFLOW_KEYSET_KMS_KEY"  # the KMS key the private key set is encrypted under (ssm)

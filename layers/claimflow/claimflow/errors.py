@@ -25,6 +25,7 @@ __all__ = [
     "FetchError",
     "FetchStatusError",
     "InvalidSettingsError",
+    "InvalidTokenRequestError",
     "IssuerRefusedError",
     "IssuerUnavailableError",
     "KmsError",
@@ -161,6 +162,14 @@ class IssuerRefusedError(ClaimflowError):
         self.error_code = error  # type: ignore[misc]
         self.workflows = list(workflows)
         super().__init__(description)
+
+
+class InvalidTokenRequestError(IssuerRefusedError):
+    """The token request cannot be sent: not JSON (NaN or Infinity, a value JSON has no form
+    for). Refused before sending, as the issuer would refuse it: ``invalid_request``."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__("invalid_request", description)
 
 
 class IssuerUnavailableError(ClaimflowError):

@@ -1,6 +1,7 @@
 """``claimflow check``: the code and template.yaml must agree. One line per problem, naming
 the file and the fix; exit status 1 when there is any. Two workflows that run on one trigger
-and write the same claim are reported as warnings (the later one wins at run time).
+and write the same claim are reported as warnings (the later one wins at run time), and so is a
+workflow that reads a fetch result's data without looking at its status.
 
 Each workflow's resources are held to its block (``claimflow_local.scaffold``, the one source
 ``claimflow new`` renders): a resource or Output of the block that is missing, or a value the
@@ -21,6 +22,7 @@ from typing import Any
 from claimflow.environment import Env
 from claimflow.issuer.hooks.roster import HTTP_HOOKS
 from claimflow_local.claims_written import claims_written
+from claimflow_local.fetch_status import unchecked_data_reads
 from claimflow_local.iam import required_statements, ssm_arn
 from claimflow_local.project import Project
 from claimflow_local.scaffold import SOURCE_NAME, WorkflowBlock, render_block
@@ -31,6 +33,10 @@ __all__ = ["CheckReport", "check_project", "find_problems"]
 TEMPLATE = "template.yaml"
 SAMCONFIG = "samconfig.toml"
 DISABLED = "DisabledWorkflows"
+UNCHECKED_STATUS = (
+    "reads a fetch result's data without looking at its status: a 401 or 500 with a JSON body reads as data "
+    "(a wrong claim, reported ok) — check .status (e.g. 404: no such record) or call .raise_for_status() first"
+)
 
 
 @dataclass(frozen=True)
@@ -254,6 +260,7 @@ def check_project(root: Path) -> CheckReport:
     by_function = {registered.function: registered for registered in registry}
     seen_ids: dict[str, str] = {}
     written: dict[str, tuple[str, dict[Any, set[str]]]] = {}
+    unchecked: list[str] = []
 
     for registered in registry:
         if registered.function not in functions:
@@ -275,6 +282,7 @@ def check_project(root: Path) -> CheckReport:
             problems.append(f"{where}: workflow id '{settings.id}' is also used by {seen_ids[settings.id]} — ids must be unique")
         seen_ids[settings.id] = where
         written[settings.id] = (where, claims_written(directory / "app.py"))
+        unchecked += [f"{where}:{line}: {UNCHECKED_STATUS}" for line in unchecked_data_reads(directory / "app.py")]
         logical_id = template.logical_id_for(directory)
         if logical_id is None:
             problems.append(
@@ -329,4 +337,4 @@ def check_project(root: Path) -> CheckReport:
         problems.append(f"{TEMPLATE}: workflow id '{duplicate}' is registered more than once in CLAIMFLOW_WORKFLOWS")
     configurations = _configurations(project)
     problems += _disabled_problems(configurations, registry)
-    return CheckReport(problems, _conflicts(written, registry, configurations))
+    return CheckReport(problems, _conflicts(written, registry, configurations) + unchecked)

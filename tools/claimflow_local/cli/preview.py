@@ -36,6 +36,7 @@ class WorkflowPreview:
     duration_ms: float
     changes: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> claim -> new value
     detail: str = ""
+    fetch_errors: list[dict[str, Any]] = field(default_factory=list)  # fetches that answered 4xx/5xx (redacted)
 
 
 @dataclass
@@ -167,7 +168,8 @@ def preview(event_path: Path, *, against: str = "local", root: Path = Path("."))
             detail = reply.get("reason") or (
                 f"{reply['error']['type']}: {reply['error']['message']}" if reply.get("error") else ""
             )
-            runs.append(WorkflowPreview(registration.id, reply["outcome"], round(elapsed, 1), changes, detail))
+            fetch_errors = list(reply.get("fetch_errors") or [])
+            runs.append(WorkflowPreview(registration.id, reply["outcome"], round(elapsed, 1), changes, detail, fetch_errors))
         answer = {} if hook else _invoke(client, issuer, document)[0]
         hook_answer: dict[str, Any] | None = None
         if hook is not None and stack is not None:  # the sample as the stack sends it, signed now
@@ -212,6 +214,8 @@ def render(result: Preview, *, as_json: bool = False) -> str:
         lines.append(f"{run.id:34} {run.outcome:8} {run.duration_ms:8.1f}  {changes}")
         if run.detail:
             lines.append(f"{'':34} {'':8} {'':8}  ↳ {run.detail}")
+        for fetched in run.fetch_errors:
+            lines.append(f"{'':34} {'':8} {'':8}  ↳ fetch answered HTTP {fetched['status']}: {fetched['url']}")
     lines.append("")
     if result.error:
         lines.append(f"no token: {result.error}")

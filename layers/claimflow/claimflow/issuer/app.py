@@ -51,14 +51,23 @@ def _kms_client() -> KmsApi:
 def build_issuer() -> TokenIssuer:
     """Wire the real adapters, once per container."""
     from claimflow.infra.ssm import SsmParameterStore
+    from claimflow.keys.rotation import policy_from_environment
 
     config = config_from_environment()
     store = SsmParameterStore(max_age=env_int(Env.KEYSET_TTL_SECONDS, 300))
+    # The rotation's own timings bound how long a key set SSM cannot re-read is signed with.
+    keys = KeyProvider(
+        store,
+        SsmPaths().signing_keyset,
+        kms=_kms_client,
+        policy=policy_from_environment(),
+        longest_token_seconds=max(config.lifetimes.values()),
+    )
     return TokenIssuer(
         config=config,
         registry=registry_from_environment(),
         invoker=LambdaWorkflowInvoker(),
-        keys=KeyProvider(store, SsmPaths().signing_keyset, kms=_kms_client),
+        keys=keys,
         spans=spans_from_environment("issuer"),
     )
 
@@ -97,6 +106,11 @@ def _record_metrics(reply: Mapping[str, Any]) -> None:
         ) as metric:
             metric.add_dimension(name="workflow", value=run["id"])
             metric.add_dimension(name="outcome", value=run["outcome"])
+        if run.get("fetch_errors"):  # fetches that answered 4xx/5xx: a claim read from one may be wrong
+            with single_metric(
+                name="FetchErrorStatus", unit=MetricUnit.Count, value=len(run["fetch_errors"]), namespace="claimflow"
+            ) as metric:
+                metric.add_dimension(name="workflow", value=run["id"])
 
 
 def oauth_text(text: str, *, limit: int = 512) -> str:

@@ -20,9 +20,11 @@ from typing import Any, Final, NotRequired, TypedDict
 from claimflow.errors import ContractError
 
 __all__ = [
+    "MAX_FETCH_ERRORS",
     "TOKEN_REPLY",
     "TOKEN_REQUEST",
     "WORKFLOW_INVOCATION",
+    "FetchErrorReport",
     "Outcome",
     "WorkflowReport",
     "event_shape",
@@ -36,6 +38,8 @@ __all__ = [
 WORKFLOW_INVOCATION: Final = "claimflow.workflow-invocation/v1"
 TOKEN_REQUEST: Final = "claimflow.token-request/v1"
 TOKEN_REPLY: Final = "claimflow.token-reply/v1"
+#: How many error-status fetches one workflow run reports (the schemas' ``fetch_errors`` maxItems).
+MAX_FETCH_ERRORS: Final = 10
 
 
 class Outcome(StrEnum):
@@ -44,6 +48,13 @@ class Outcome(StrEnum):
     OK = "ok"
     DENIED = "denied"
     FAILED = "failed"
+
+
+class FetchErrorReport(TypedDict):
+    """A fetch of the workflow's that answered an error status (its URL redacted)."""
+
+    url: str
+    status: int
 
 
 class WorkflowReport(TypedDict):
@@ -55,6 +66,8 @@ class WorkflowReport(TypedDict):
     failure_policy: str
     error: NotRequired[str]
     reason: NotRequired[str]
+    #: Fetches that answered 4xx/5xx: a claim read from an error body is visible, not silently wrong.
+    fetch_errors: NotRequired[list[FetchErrorReport]]
 
 
 SCHEMA_DIR: Final = Path(__file__).parent / "schemas"
