@@ -49,11 +49,22 @@ def _listed(text: str) -> set[str]:
     return {item for item in text.replace(" ", ",").split(",") if item}
 
 
-def _configurations(project: Project) -> dict[str, set[str]]:
-    """Where the workflows that run are decided: the template's default ``DisabledWorkflows``,
-    and each samconfig.toml section that overrides it (one per stage and command)."""
-    default = str(project.template.document.get("Parameters", {}).get(DISABLED, {}).get("Default", ""))
-    found = {f"{TEMPLATE} default": _listed(default)}
+@dataclass(frozen=True)
+class _Configuration:
+    """One way the stack runs: the parameter overrides it deploys (or runs locally) with."""
+
+    where: str
+    overrides: Mapping[str, str]
+
+    def disabled_ids(self) -> set[str]:
+        """The ids its ``DisabledWorkflows`` names (what a typo would leave running)."""
+        return _listed(self.overrides.get(DISABLED, ""))
+
+
+def _configurations(project: Project) -> list[_Configuration]:
+    """Where the workflows that run are decided: the template's defaults, each samconfig.toml
+    section that overrides parameters (one per stage and command), and the local stacks."""
+    found = [_Configuration(f"{TEMPLATE} default", {})]
     path = project.root / SAMCONFIG
     config = tomllib.loads(path.read_text()) if path.exists() else {}
     for env, commands in config.items():
@@ -62,25 +73,37 @@ def _configurations(project: Project) -> dict[str, set[str]]:
             if overrides is None:
                 continue
             words = shlex.split(overrides) if isinstance(overrides, str) else [str(o) for o in overrides]
-            values = dict(word.split("=", 1) for word in words if "=" in word)
-            if DISABLED in values:
-                found[f"{SAMCONFIG} [{env}.{command}.parameters]"] = _listed(values[DISABLED])
+            found.append(
+                _Configuration(f"{SAMCONFIG} [{env}.{command}.parameters]", dict(w.split("=", 1) for w in words if "=" in w))
+            )
+    found.append(_Configuration("make demo / make dev (Stage local)", {"Stage": "local"}))
     return found
 
 
-def _disabled_problems(configurations: Mapping[str, set[str]], registry: list[RegistryEntry]) -> list[str]:
+def _not_running(project: Project, configuration: _Configuration) -> set[str]:
+    """The ids the issuer leaves out in ``configuration``: its CLAIMFLOW_DISABLED_WORKFLOWS as the
+    template resolves it there (DisabledWorkflows, and the examples where ExampleWorkflows keeps them off)."""
+    known = set(project.template.document.get("Parameters", {}))
+    overrides = {name: value for name, value in configuration.overrides.items() if name in known}
+    template = SamTemplate.load(project.template.path, parameter_overrides=overrides)
+    issuer = template.functions().get(ISSUER)
+    return _listed(str(issuer.environment.get("CLAIMFLOW_DISABLED_WORKFLOWS", ""))) if issuer else set()
+
+
+def _disabled_problems(configurations: list[_Configuration], registry: list[RegistryEntry]) -> list[str]:
     registered = {entry.id for entry in registry}
     return [
-        f"{where}: {DISABLED} names {', '.join(sorted(ids - registered))}, which CLAIMFLOW_WORKFLOWS does not register "
-        f"(registered: {', '.join(sorted(registered))}) — fix the id; the issuer refuses to start with it"
-        for where, ids in configurations.items()
-        if ids - registered
+        f"{c.where}: {DISABLED} names {', '.join(sorted(c.disabled_ids() - registered))}, which CLAIMFLOW_WORKFLOWS does not "
+        f"register (registered: {', '.join(sorted(registered))}) — fix the id; the issuer refuses to start with it"
+        for c in configurations
+        if c.disabled_ids() - registered
     ]
 
 
 def _conflicts(
     written: Mapping[str, tuple[str, dict[Any, set[str]]]], registry: list[RegistryEntry], configurations: Mapping[str, set[str]]
 ) -> list[str]:
+    """``configurations``: where each configuration runs -> the ids it leaves out."""
     """Pairs of workflows on one trigger, both running in some configuration, setting one claim."""
     warnings = []
     for first, second in itertools.combinations(registry, 2):
@@ -336,5 +359,9 @@ def check_project(root: Path) -> CheckReport:
     for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
         problems.append(f"{TEMPLATE}: workflow id '{duplicate}' is registered more than once in CLAIMFLOW_WORKFLOWS")
     configurations = _configurations(project)
-    problems += _disabled_problems(configurations, registry)
-    return CheckReport(problems, _conflicts(written, registry, configurations) + unchecked)
+    refused = _disabled_problems(configurations, registry)
+    problems += refused
+    if refused:  # a registry the issuer would refuse to start with: what runs where is moot
+        return CheckReport(problems, unchecked)
+    not_running = {c.where: _not_running(project, c) for c in configurations}
+    return CheckReport(problems, _conflicts(written, registry, not_running) + unchecked)
