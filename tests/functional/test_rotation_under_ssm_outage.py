@@ -80,7 +80,7 @@ def test_every_token_issued_through_a_rotation_under_an_ssm_outage_verifies_or_n
     monkeypatch.setenv("CLAIMFLOW_MAX_STALE_SECONDS", str(30 * DAY))  # what MaxStaleSeconds sets
     paths = SsmPaths(stage=f"outage-{mode}")
     kms = KmsApi(endpoint=embedded_ssm.url)
-    keys: KeySource = KmsKeys(kms, stage=paths.stage) if mode == "kms" else LocalKeys()
+    keys: KeySource = KmsKeys(kms, stage=paths.stage, account="arn:aws:iam::123456789012:root") if mode == "kms" else LocalKeys()
     rotation = KeyManager(SsmParameterStore(client=ssm, max_age=0), paths, keys=keys)  # reaches SSM throughout
     t0 = int(time.time())
     clock = Clock(t0)
