@@ -273,15 +273,12 @@ def _minimal_event(trigger: WorkflowTrigger, user_id: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def _claimflow_ssm() -> Iterator[str]:
-    import logging
+    """moto as SSM, in a process of its own: resetting it between tests touches no other
+    moto (a local stack's, or the test suite's own) running in this test process."""
+    from claimflow_local.stack.ssm import EmbeddedSsm
 
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    server = EmbeddedSsm().start()
+    yield server.url
     server.stop()
 
 

@@ -166,9 +166,10 @@ class LocalDeployment:
         return KmsKeys(KmsApi(endpoint=self.ssm.url, credentials=Credentials("testing", "testing")), stage=stage)
 
     def _start(self) -> None:
+        self.ssm = EmbeddedSsm(port=self.ports.get("ssm", 0)).launch()  # moto imports while sam builds
         built = built_snapshot(self.root, build=self.build, log=self.log)
         self._snapshot = built.parent
-        self.ssm = EmbeddedSsm(port=self.ports.get("ssm", 0)).start()
+        self.ssm.start()
         client = self.ssm.client()
         paths = seed_parameters(client, self.settings)
         keys = KeyManager(SsmParameterStore(client=client, max_age=0), paths, keys=self._key_source(paths.stage))
