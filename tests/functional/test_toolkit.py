@@ -208,9 +208,8 @@ def test_preview_of_a_denial_exits_non_zero_with_the_reason(tmp_path: Path) -> N
 
 def test_preview_of_a_failure_shows_the_error(tmp_path: Path) -> None:
     root = project_copy(tmp_path)
-    settings = json.loads((root / "local" / "settings.json").read_text())
-    settings["third_party"]["api_key"] = "the-third-party-wants-another-key"
-    (root / "local" / "settings.json").write_text(json.dumps(settings))
+    # The stand-in wants another key than the one the workflows read (local/third_party.yaml).
+    edit(root / "local" / "third_party.yaml", "Bearer demo-api-key-7f3a9c2e51b4", "Bearer the-third-party-wants-another-key")
     # The author opts into failing on an error status (the seed's fetch would return the 401 as data).
     edit(
         root / "functions" / "add_third_party_data_using_envs" / "app.py",

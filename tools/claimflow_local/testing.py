@@ -21,6 +21,7 @@ import itertools
 import json
 import os
 import socket
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ from claimflow.triggers import WorkflowTrigger
 from claimflow.wire.contracts import WORKFLOW_INVOCATION
 from claimflow.wire.seed_event import seed_event
 from claimflow_local.loopback import LoopbackHandler, LoopbackServer
+from claimflow_local.stack.third_party import ROUTES_FILE, RouteTable, answer_from
 
 __all__ = ["RecordedRequest", "StubServer", "WorkflowKit", "WorkflowResult", "Secret", "workflow_kit"]
 
@@ -61,11 +63,14 @@ class RecordedRequest:
 
 
 class StubServer:
-    """The third party, on loopback: answers what the test set, records what it was sent."""
+    """The third party, on loopback: answers what the test set, else the routes of the
+    project's ``local/third_party.yaml`` (as ``make dev`` does), and records what it was sent."""
 
-    def __init__(self) -> None:
+    def __init__(self, routes: RouteTable | None = None) -> None:
         self.answers: dict[tuple[str, str], tuple[int, bytes, dict[str, str]]] = {}
         self.requests: list[RecordedRequest] = []
+        #: What requests the test did not ``answer`` get; ``None``: only the test's answers.
+        self.routes = routes
         self._server = LoopbackServer(self._handler()).start("claimflow-kit-stub")
 
     @property
@@ -91,6 +96,19 @@ class StubServer:
     def stop(self) -> None:
         self._server.stop()
 
+    def _answer(self, method: str, path: str, headers: Mapping[str, str]) -> tuple[int, bytes, Mapping[str, str]]:
+        if (method, path) in self.answers:
+            return self.answers[(method, path)]
+        routes = self.routes if self.routes is not None else RouteTable((), "workflow_kit.http.answer(...)")
+        answer = answer_from(routes, method, path, headers)
+        if not answer.routed:
+            document = routes.not_found(method, path)
+            document["error_description"] += f", or in the test: workflow_kit.http.answer({method!r}, {path!r}, json=...)"
+            return 404, json.dumps(document).encode(), answer.headers
+        if answer.delay_ms:
+            time.sleep(answer.delay_ms / 1000)
+        return answer.status, answer.body, answer.headers
+
     def _handler(self) -> type[LoopbackHandler]:
         stub = self
 
@@ -100,7 +118,7 @@ class StubServer:
                 if body is None:
                     return
                 stub.requests.append(RecordedRequest(self.command, self.path, dict(self.headers.items()), body))
-                status, payload, headers = stub.answers.get((self.command, self.path), (404, b'{"error":"no stub"}', {}))
+                status, payload, headers = stub._answer(self.command, self.path, dict(self.headers.items()))
                 self.send(status, payload, headers)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
@@ -271,6 +289,15 @@ def _minimal_event(trigger: WorkflowTrigger, user_id: str) -> dict[str, Any]:
     )
 
 
+def _project_routes(request: pytest.FixtureRequest) -> RouteTable | None:
+    """The routes of the project the tests run in (the nearest template.yaml above them)."""
+    start = Path(str(request.config.rootpath)).resolve()
+    for directory in (start, *start.parents):
+        if (directory / "template.yaml").exists():
+            return RouteTable.load(directory / ROUTES_FILE)
+    return None
+
+
 @pytest.fixture(scope="session")
 def _claimflow_ssm() -> Iterator[str]:
     """moto as SSM, in a process of its own: resetting it between tests touches no other
@@ -283,13 +310,14 @@ def _claimflow_ssm() -> Iterator[str]:
 
 
 @pytest.fixture
-def workflow_kit(_claimflow_ssm: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[WorkflowKit]:
-    """A fresh kit per test: empty SSM, an empty third-party stub, API_BASE_URL pointing at it."""
+def workflow_kit(_claimflow_ssm: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[WorkflowKit]:
+    """A fresh kit per test: empty SSM, a third-party stub serving the project's
+    local/third_party.yaml (and what the test answers), API_BASE_URL pointing at it."""
     import urllib.request
 
     reset = urllib.request.Request(f"{_claimflow_ssm}/moto-api/reset", method="POST")
     urllib.request.urlopen(reset, timeout=5).read()
-    stub = StubServer()
+    stub = StubServer(_project_routes(request))
     kit = WorkflowKit(
         _claimflow_ssm, stub, monkeypatch, base_url_variable=os.environ.get("CLAIMFLOW_TEST_BASE_URL_VAR", "API_BASE_URL")
     )
