@@ -54,6 +54,10 @@ class Env:
     TRACING = "CLAIMFLOW_TRACING"  # the TracingMode parameter: Active opens X-Ray spans
     CLAIMS_HOOKS = "CLAIMFLOW_CLAIMS_HOOKS"  # the claims hooks the issuer's URL answers (hydra, zitadel, generic)
     LAMBDA_ENDPOINT = "CLAIMFLOW_LAMBDA_ENDPOINT"
+    #: Local runs only: hosts a workflow may fetch beyond its url binding's allowedHosts (local/settings.json).
+    LOCAL_ALLOWED_HOSTS = "CLAIMFLOW_LOCAL_ALLOWED_HOSTS"
+    #: Local runs only: where the function's code lives in the project (functions/<name>), for error locations.
+    SOURCE_DIR = "CLAIMFLOW_SOURCE_DIR"
 
 
 DEFAULT_STAGE = "local"

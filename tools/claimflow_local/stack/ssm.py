@@ -16,7 +16,7 @@ from typing import Any
 
 from claimflow.environment import SsmPaths
 
-__all__ = ["EmbeddedSsm", "EmbeddedSsmError", "load_settings", "seed_parameters"]
+__all__ = ["EmbeddedSsm", "EmbeddedSsmError", "SettingsError", "load_settings", "seed_parameters"]
 
 _PROCESS = Path(__file__).with_name("_moto_process.py")
 
@@ -105,8 +105,34 @@ class EmbeddedSsm:
         )
 
 
+#: Keys local/settings.json no longer takes, and where what they said lives now.
+_MOVED = {
+    "signing_algorithm": 'the template\'s SigningAlgorithm decides, as in a deployed stack: set "parameters": '
+    '{"SigningAlgorithm": ...} in local/settings.json to run another locally',
+    "signing_key_store": 'the template\'s SigningKeyStore decides: set "parameters": {"SigningKeyStore": "kms"}',
+    "third_party": "the stand-in's answers are routes in local/third_party.yaml",
+}
+
+
+class SettingsError(Exception):
+    """local/settings.json says something a local stack cannot run with; the message names the key."""
+
+
 def load_settings(path: Path) -> dict[str, Any]:
-    settings: dict[str, Any] = json.loads(path.read_text())
+    try:
+        settings: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SettingsError(f"no local settings at {path}: a claimflow project has local/settings.json") from None
+    except ValueError as error:
+        raise SettingsError(f"{path} is not JSON: {error}") from None
+    for key, where in _MOVED.items():
+        if key in settings:
+            raise SettingsError(f"{path.name}: '{key}' is gone: {where}")
+    hosts = settings.get("allowed_hosts", [])
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and h and "/" not in h for h in hosts):
+        raise SettingsError(f'{path.name}: "allowed_hosts" is a list of host names, e.g. ["dev-api.example.internal"]')
+    if not isinstance(settings.get("parameters", {}), dict):
+        raise SettingsError(f'{path.name}: "parameters" maps template parameters to values, e.g. {{"SigningAlgorithm": "ES256"}}')
     return settings
 
 
