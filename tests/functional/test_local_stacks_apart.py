@@ -51,7 +51,7 @@ def _verifies(token: str, jwks: dict[str, Any]) -> bool:
 @pytest.mark.timeout(300)
 def test_two_stacks_in_one_process_each_sign_with_keys_only_their_own_jwks_publishes() -> None:
     with open(os.devnull, "w") as sink, LocalDeployment(root=ROOT, log=sink, env_vars=NO_CACHE) as first:
-        token, reply = _token(first)
+        token, _ = _token(first)
         assert _verifies(token, _jwks(first))
         assert jwt.decode(token, options={"verify_signature": False})["lifetime_subscriber"] is True
         with LocalDeployment(root=ROOT, log=sink, env_vars=NO_CACHE, build=False) as second:

@@ -8,6 +8,7 @@ listens on, and exits when its standard input closes: when the stack that starte
 or dies.
 """
 
+import contextlib
 import logging
 import sys
 import threading
@@ -33,7 +34,5 @@ def main(port: int) -> int:
 
 
 if __name__ == "__main__":
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # a stray Ctrl-C: the parent stops us anyway
         sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
-    except KeyboardInterrupt:  # a stray Ctrl-C: the parent stops us anyway
-        pass
