@@ -18,7 +18,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ from claimflow.keys.kms_keys import KmsKeys
 from claimflow.keys.manager import KeyManager, KeySource, LocalKeys
 from claimflow.wire.client import IssuerClient
 from claimflow_local.emulator import LambdaEmulator
-from claimflow_local.stack.local_state import LocalEnvStore, merged_env
+from claimflow_local.stack.local_state import LOCAL_STATE_VARIABLE, LocalEnvStore, merged_env
 from claimflow_local.stack.ssm import EmbeddedSsm, load_settings, seed_parameters
 from claimflow_local.stack.third_party import ROUTES_FILE, RouteTable, StubThirdPartyApi
 from claimflow_local.template import SamTemplate
@@ -44,8 +45,6 @@ from claimflow_local.template import SamTemplate
 __all__ = ["LOCAL_STATE_VARIABLE", "PROJECT_ROOT", "BuildError", "LocalDeployment", "built_snapshot", "sam_build"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
-#: ``ignore``: local stacks do not seed what ``env set --local`` stored (the project's tests set it).
-LOCAL_STATE_VARIABLE = "CLAIMFLOW_LOCAL_STATE"
 
 
 class BuildError(Exception):
@@ -129,6 +128,7 @@ def _sam_build(root: Path, *, log: IO[str] | None) -> Path:
         capture_output=True,
         text=True,
         check=False,
+        start_new_session=True,  # a Ctrl-C is ours to handle (we stop the build), not sam's to print
     )
     if log is not None:
         log.write(run.stdout + run.stderr)
@@ -148,6 +148,8 @@ class LocalDeployment:
     warm: bool = True
     build: bool = True  # sam build first; False runs the last build as it is
 
+    #: Told of every invocation's result (make dev prints a refused token's report).
+    observer: Callable[[str, Any], None] | None = None
     #: Seed the variables ``env set --local`` stored (local/state/env.json); None: unless
     #: CLAIMFLOW_LOCAL_STATE=ignore (the project's own tests set it: a developer's store stays theirs).
     local_state: bool | None = None
@@ -243,6 +245,7 @@ class LocalDeployment:
             port=self.ports.get("lambda", 0),
             url_ports={"JwksFunction": self.ports.get("jwks", 0), "IssuerFunction": self.ports.get("hooks", 0)},
             log=self.log,
+            observer=self.observer,
         ).start()
         self.oauth.grant.issuer = self.issuer_client()
         if self.warm:
@@ -263,6 +266,27 @@ class LocalDeployment:
                 self.log.write(f"third-party stand-in: {method} {path} is no route of {ROUTES_FILE}: answered 404\n")
                 self.log.flush()
 
+    @property
+    def snapshot(self) -> Path | None:
+        """The folder of the build this stack runs (a private copy under .aws-sam/runs)."""
+        return self._snapshot
+
+    def rebuild(self) -> None:
+        """``sam build`` again and run the new build on the same ports (make dev, after the
+        template changed). A failed build raises ``BuildError`` and the running one stays."""
+        assert self.emulator is not None
+        built = built_snapshot(self.root, build=True, log=self.log)
+        try:
+            self.source = SamTemplate.load(self.root / "template.yaml")
+            self.emulator.set_function_environments({name: {Env.SOURCE_DIR: where} for name, where in self.source_dirs().items()})
+            self.emulator.reload(built)
+        except BaseException:
+            shutil.rmtree(built.parent, ignore_errors=True)
+            raise
+        old, self._snapshot = self._snapshot, built.parent
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)  # what still runs from it has its files open
+
     def reload_routes(self) -> RouteTable:
         """Serve ``local/third_party.yaml`` as it is now (raises ``RoutesError`` and keeps the old routes)."""
         assert self.third_party is not None
@@ -279,9 +303,9 @@ class LocalDeployment:
         return OAuthTokenEndpoint(ClientCredentialsGrant(None, registry), port=self.ports.get("oauth", 0)).start()
 
     def stop(self) -> None:
-        for part in (self.emulator, self.third_party, self.oauth, self.ssm):
-            if part is not None:
-                part.stop()
+        parts = [part for part in (self.emulator, self.third_party, self.oauth, self.ssm) if part is not None]
+        with ThreadPoolExecutor(max_workers=4) as workers:  # together: each waits on its own servers and processes
+            list(workers.map(lambda part: part.stop(), parts))
         if self._snapshot is not None:
             shutil.rmtree(self._snapshot, ignore_errors=True)
             self._snapshot = None
