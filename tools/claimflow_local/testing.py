@@ -39,6 +39,7 @@ from claimflow.triggers import WorkflowTrigger
 from claimflow.wire.contracts import WORKFLOW_INVOCATION
 from claimflow.wire.seed_event import seed_event
 from claimflow_local.loopback import LoopbackHandler, LoopbackServer
+from claimflow_local.stack.local_state import LOCAL_STATE_VARIABLE, LocalEnvStore
 from claimflow_local.stack.third_party import ROUTES_FILE, RouteTable, answer_from
 
 __all__ = ["RecordedRequest", "StubServer", "WorkflowKit", "WorkflowResult", "Secret", "workflow_kit"]
@@ -159,10 +160,20 @@ def _load(path: Path) -> ModuleType:
 
 
 class WorkflowKit:
-    def __init__(self, ssm_url: str, http: StubServer, monkeypatch: pytest.MonkeyPatch, *, base_url_variable: str) -> None:
+    def __init__(
+        self,
+        ssm_url: str,
+        http: StubServer,
+        monkeypatch: pytest.MonkeyPatch,
+        *,
+        base_url_variable: str,
+        root: Path | None = None,
+    ) -> None:
         import boto3
 
         self.http = http
+        self.root = root  # the project (where template.yaml is), if the tests run in one
+        self._monkeypatch = monkeypatch
         self.lookups: list[str] = []  # host names fetch resolved, in order (runs with local_mode=False or resolve=)
         self._ssm = boto3.client(
             "ssm", endpoint_url=ssm_url, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
@@ -182,6 +193,22 @@ class WorkflowKit:
     @staticmethod
     def secret(value: str) -> Secret:
         return Secret(value)
+
+    def seed_local_state(self) -> None:
+        """What ``claimflow env set --local`` stored (local/state/env.json), as every local stack
+        starts with it; the fixture does this unless CLAIMFLOW_LOCAL_STATE=ignore."""
+        assert self.root is not None
+        store = LocalEnvStore(self.root).load()
+        sections: list[tuple[str | None, dict[str, Any]]] = [(None, store.get("shared", {}))]
+        sections += list(store.get("workflows", {}).items())
+        for workflow, variables in sections:
+            values: dict[str, str | Secret] = {
+                name: Secret(str(v["value"])) if v.get("secret") else str(v["value"])
+                for name, v in variables.items()
+                if v is not None
+            }
+            if values:
+                self.env(workflow=workflow, **values)
 
     def env(self, *, workflow: str | None = None, **variables: str | Secret) -> None:
         """Set environment variables (stage-wide, or one workflow's own), as SSM parameters."""
@@ -215,7 +242,12 @@ class WorkflowKit:
         mapping of host to addresses, or a ``socket.getaddrinfo``-shaped function); the guard
         checks those answers, and ``lookups`` records every name looked up.
         """
-        workflow = _load(Path(module))
+        path = Path(module).resolve()
+        if self.root is not None and path.is_relative_to(self.root):  # errors name functions/<name>/app.py:LINE
+            self._monkeypatch.setenv(Env.SOURCE_DIR, path.parent.relative_to(self.root).as_posix())
+        else:
+            self._monkeypatch.delenv(Env.SOURCE_DIR, raising=False)
+        workflow = _load(path)
         handler = workflow.lambda_handler
         settings: WorkflowSettings = handler.workflow_settings
         request = self._request(settings, event, user_id, claims or {})
@@ -289,13 +321,10 @@ def _minimal_event(trigger: WorkflowTrigger, user_id: str) -> dict[str, Any]:
     )
 
 
-def _project_routes(request: pytest.FixtureRequest) -> RouteTable | None:
-    """The routes of the project the tests run in (the nearest template.yaml above them)."""
+def _project_root(request: pytest.FixtureRequest) -> Path | None:
+    """The project the tests run in: the nearest folder with a template.yaml at or above pytest's root."""
     start = Path(str(request.config.rootpath)).resolve()
-    for directory in (start, *start.parents):
-        if (directory / "template.yaml").exists():
-            return RouteTable.load(directory / ROUTES_FILE)
-    return None
+    return next((d for d in (start, *start.parents) if (d / "template.yaml").exists()), None)
 
 
 @pytest.fixture(scope="session")
@@ -317,10 +346,17 @@ def workflow_kit(_claimflow_ssm: str, monkeypatch: pytest.MonkeyPatch, request: 
 
     reset = urllib.request.Request(f"{_claimflow_ssm}/moto-api/reset", method="POST")
     urllib.request.urlopen(reset, timeout=5).read()
-    stub = StubServer(_project_routes(request))
+    root = _project_root(request)
+    stub = StubServer(RouteTable.load(root / ROUTES_FILE) if root else None)
     kit = WorkflowKit(
-        _claimflow_ssm, stub, monkeypatch, base_url_variable=os.environ.get("CLAIMFLOW_TEST_BASE_URL_VAR", "API_BASE_URL")
+        _claimflow_ssm,
+        stub,
+        monkeypatch,
+        base_url_variable=os.environ.get("CLAIMFLOW_TEST_BASE_URL_VAR", "API_BASE_URL"),
+        root=root,
     )
+    if root is not None and os.environ.get(LOCAL_STATE_VARIABLE, "") != "ignore":
+        kit.seed_local_state()
     yield kit
     stub.stop()
     clear_caches()

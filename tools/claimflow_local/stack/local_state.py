@@ -12,18 +12,30 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import tempfile
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-__all__ = ["DEV_RECORD", "ENV_STORE", "STATE_DIR", "DevRecord", "LocalEnvStore", "merged_env", "running_dev"]
+__all__ = [
+    "DEV_RECORD",
+    "ENV_STORE",
+    "LOCAL_STATE_VARIABLE",
+    "STATE_DIR",
+    "DevRecord",
+    "LocalEnvStore",
+    "merged_env",
+    "running_dev",
+]
 
 STATE_DIR = "local/state"
 ENV_STORE = f"{STATE_DIR}/env.json"
 DEV_RECORD = f"{STATE_DIR}/dev.json"
+#: ``ignore``: local stacks and the kit do not seed what ``env set --local`` stored (the project's own tests set it).
+LOCAL_STATE_VARIABLE = "CLAIMFLOW_LOCAL_STATE"
 
 #: One variable as settings.json and the store spell it; None in the store: unset (wins over settings.json).
 Variable = Mapping[str, Any] | None
@@ -123,20 +135,20 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def running_dev(root: Path) -> DevRecord | None:
+def running_dev(root: Path, *, service: str = "lambda") -> DevRecord | None:
     """The ``make dev`` running for the project at ``root``, if one is: its record, its process
-    alive, and its Lambda endpoint answering. A stale record (killed make dev) reads as none."""
+    alive, and ``service`` listening. A stale record (a make dev killed) reads as none."""
     try:
         document = json.loads((root / DEV_RECORD).read_text())
         record = DevRecord(int(document["pid"]), dict(document["urls"]), str(document["stage"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not _alive(record.pid) or "lambda" not in record.urls:
+    url = record.urls.get(service)
+    if not _alive(record.pid) or url is None:
         return None
-    probe = urllib.request.Request(f"{record.urls['lambda']}/2015-03-31/functions/IssuerFunction/configuration")
+    parts = urlsplit(url)
     try:
-        with urllib.request.urlopen(probe, timeout=2) as answer:
-            answer.read()
+        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=1).close()
     except OSError:
         return None
     return record

@@ -153,7 +153,7 @@ class RouteTable:
         try:
             document = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as error:
-            raise RoutesError(f"{name}: not YAML the stand-in can read: {error}") from None
+            raise RoutesError(f"{name}: not YAML the stand-in can read: {' '.join(str(error).split())}") from None
         keys = document if isinstance(document, dict) else {}
         extra = sorted(str(k) for k in keys if k != "routes" and not str(k).startswith("x-"))
         if extra:
