@@ -222,11 +222,13 @@ def test_preview_of_a_failure_shows_the_error(tmp_path: Path) -> None:
     assert result.error is not None and result.error.startswith("server_error")
 
 
-def test_env_local_without_make_dev_says_so_instead_of_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
-    import socket
-
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", 3003)) == 0:
-            pytest.skip("something listens on 3003 (make dev is running)")
-    assert cli(["env", "list", "--stage", "local", "--local"]) == 2
-    assert "cannot reach make dev's SSM at http://127.0.0.1:3003 (is make dev running?)" in capsys.readouterr().err
+def test_env_local_without_make_dev_shows_what_local_stacks_start_with(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    root = project_copy(tmp_path)
+    assert cli(["--root", str(root), "env", "list", "--local"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in out[:-1]] == [["API_KEY", "secret"]]  # local/settings.json's, the value hidden
+    assert out[-1].startswith("(make dev is not running: what local stacks start with")
+    assert cli(["--root", str(root), "env", "get", "API_REGION", "--workflow", "addThirdPartyDataUsingEnvs", "--local"]) == 0
+    assert capsys.readouterr().out == "API_REGION=eu-west-1 (plain)\n"
