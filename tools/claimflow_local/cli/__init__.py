@@ -121,7 +121,7 @@ def _new(args: argparse.Namespace, root: Path) -> str:
     lines += [
         f"workflow {made.workflow_id} is function {made.logical_id}",
         "  with the kit:  make pytest (its test is in tests/workflows/); then make demo or make dev",
-        f"  alone, with Docker:  .venv-sam/bin/sam build && .venv-sam/bin/sam local invoke {made.logical_id} -e {event}",
+        f"  alone, with Docker:  make build && .venv-sam/bin/sam local invoke {made.logical_id} -e {event}",
     ]
     return "\n".join(lines)
 
