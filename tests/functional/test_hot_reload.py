@@ -182,3 +182,19 @@ def test_the_local_stacks_keys_follow_the_templates_signing_algorithm(running: t
     (root / "local" / "settings.json").write_text(json.dumps({**settings, "signing_algorithm": "RS256"}))
     with pytest.raises(SettingsError, match="'signing_algorithm' is gone: the template's SigningAlgorithm decides"):
         LocalDeployment(root=root)
+
+
+def test_a_failing_make_demo_prints_the_report_line_it_points_at(
+    running: tuple[LocalDeployment, HotReload, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from claimflow_local.cli.demo import run_demo
+
+    _, _, root = running
+    (root / "local" / "settings.json").write_text((ROOT / "local" / "settings.json").read_text())
+    edit(root / WORKFLOW, CLAIM_LINE, '    access_token.plan = user_data["plans"][0]\n' + CLAIM_LINE)
+    line = next(i + 1 for i, text in enumerate((root / WORKFLOW).read_text().splitlines()) if 'user_data["plans"]' in text)
+    assert run_demo(root=root) == 1
+    err = capsys.readouterr().err
+    assert "the issuer refused the token: server_error: workflow 'addThirdPartyDataToAccessToken' failed" in err
+    report = next(text for text in err.splitlines() if text.strip().startswith("addThirdPartyDataToAccessToken"))
+    assert report.endswith(f"policy=stop  KeyError: 'plans' at {WORKFLOW}:{line}")
