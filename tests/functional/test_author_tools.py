@@ -469,3 +469,24 @@ def test_ports_a_stopped_make_dev_leaves_in_time_wait_are_not_busy() -> None:
     client.close()
     listener.close()
     assert busy_ports({"token_endpoint": port}) == []
+
+
+def test_preview_of_a_deployed_stack_without_a_region_suggests_preview_locally(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    event = "events/issuer.user-token.json"
+    status, _, err = run_cli(capsys, "--root", str(ROOT), "preview", "--event", event, "--against", "prod")
+    assert status == 2 and ONE_LINE.match(err), err
+    assert err.endswith("or preview locally with --against local (the default)\n") and "--local" not in err
+
+
+def test_the_scaffolds_fetch_example_says_what_it_imports(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    root = project_copy(tmp_path)
+    new = ["new", "add-plan", "--trigger", "user:tokens_generation", "--bindings", "kinde.fetch"]
+    assert run_cli(capsys, "--root", str(root), *new)[0] == 0
+    app = (root / "functions" / "add_plan" / "app.py").read_text()
+    assert "os.environ['API_BASE_URL']" in app and "with `import os`, and fetch imported from claimflow" in app
+    assert "local/third_party.yaml" in app
