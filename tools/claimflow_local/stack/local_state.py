@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import socket
+import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -126,6 +127,8 @@ class DevRecord:
 
 
 def _alive(pid: int) -> bool:
+    if sys.platform == "win32":  # os.kill(pid, 0) would end it there; the service's port decides
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -218,6 +218,23 @@ class HotReload:
         target.mkdir(parents=True)
         return target
 
+    def _retire(self) -> None:
+        """Remove builds two reloads old: nothing runs them any more (the sandboxes of the last
+        one may still finish an invocation, and import from theirs)."""
+        emulator = self.stack.emulator
+        if emulator is None or self.stack.snapshot is None:
+            return
+        specs = [pool.spec for pool in emulator.pools.values()]
+        running = {spec.code_dir for spec in specs} | {layer for spec in specs for layer in spec.layer_dirs}
+        built = sorted((self.stack.snapshot / ".reload").glob("*-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
+        by_name: dict[str, list[Path]] = {}
+        for folder in built:
+            by_name.setdefault(folder.name.rsplit("-", 1)[0], []).append(folder)
+        for folders in by_name.values():
+            for old in folders[:-2]:
+                if old not in running:
+                    shutil.rmtree(old, ignore_errors=True)
+
     def _rebuild_all(self) -> str:
         from claimflow_local.stack.deployment import BuildError
 
@@ -234,7 +251,10 @@ class HotReload:
         assert emulator is not None
         changes: dict[str, Callable[[FunctionSpec], FunctionSpec]] = {}
         if plan.layer:
-            old_layer = next(iter(emulator.pools["IssuerFunction"].spec.layer_dirs))
+            layers = {layer for pool in emulator.pools.values() for layer in pool.spec.layer_dirs}
+            old_layer = next((layer for layer in sorted(layers) if (layer / "python" / "claimflow").is_dir()), None)
+            if old_layer is None:
+                raise ReloadError("no running function has the claimflow layer")
             new_layer = self._build_layer(old_layer)
             for name, pool in emulator.pools.items():
                 if old_layer in pool.spec.layer_dirs:
@@ -248,6 +268,7 @@ class HotReload:
             name, failed = next(iter(sorted(failures.items())))
             document = failed.document
             raise ReloadError(f"{name} does not start: {document.get('errorType')}: {document.get('errorMessage')}")
+        self._retire()
         touched = sorted(changes)
         if plan.layer:
             return f"layer rebuilt, {len(touched)} functions warm"

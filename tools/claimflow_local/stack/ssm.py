@@ -7,9 +7,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -55,8 +55,11 @@ class EmbeddedSsm:
         process = self.launch()._process
         assert process is not None and process.stdout is not None
         if self._bound is None:
-            ready, _, _ = select.select([process.stdout], [], [], timeout)
-            line = process.stdout.readline() if ready else ""
+            read: list[str] = []  # a thread, not select(): pipes cannot be selected on Windows
+            reader = threading.Thread(target=lambda: read.append(process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+            reader.start()
+            reader.join(timeout)
+            line = read[0] if read else ""
             if not line.strip().isdigit():
                 if process.poll() is None:
                     process.kill()
