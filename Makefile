@@ -80,7 +80,7 @@ demo: $(LOCAL) ## issue a real signed token through the issuer and the seed's wo
 	$(PY) -m claimflow_local demo
 
 .PHONY: dev
-dev: $(LOCAL) ## keep the local services running (ports 3000-3006; PORT_BASE=4000 moves them)
+dev: $(LOCAL) ## keep the local stack running, reloading what you save (ports 3000-3006; PORT_BASE=4000 moves them)
 	$(if $(PORT_BASE),CLAIMFLOW_DEV_PORT_BASE=$(PORT_BASE)) $(PY) -m claimflow_local dev
 
 .PHONY: provider

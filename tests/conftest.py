@@ -15,6 +15,9 @@ pytest_plugins = ["claimflow_local.testing"]
 
 # Tests never reach AWS; boto3 and aws-sam-translator still want a region to exist.
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+# What a developer stored with `claimflow env set --local` (local/state/) is theirs: local stacks the
+# tests start seed local/settings.json only, unless a test says otherwise.
+os.environ.setdefault("CLAIMFLOW_LOCAL_STATE", "ignore")
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ import pytest
 from claimflow.binding_table import BINDINGS
 from claimflow_local.cli import main as cli
 from claimflow_local.cli.check import check_project
+from claimflow_local.stack.local_state import ENV_STORE, DevRecord
 from claimflow_local.stack.ports import DEV_PORTS, PORT_BASE_VARIABLE, dev_ports
 from claimflow_local.stack.ssm import EmbeddedSsm
 from tests.functional.test_toolkit import edit, project_copy
@@ -37,10 +39,12 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 
 
 @pytest.fixture
-def local_ssm(ssm: Any, embedded_ssm: EmbeddedSsm, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """make dev's ports moved so that its SSM is the embedded one: --local reaches it."""
-    port = int(embedded_ssm.url.rsplit(":", 1)[1])
-    monkeypatch.setenv(PORT_BASE_VARIABLE, str(port - 3))
+def local_ssm(ssm: Any, embedded_ssm: EmbeddedSsm, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """A project whose make dev runs (its record names the embedded SSM, and this process),
+    the working folder: --local reaches that SSM."""
+    root = project_copy(tmp_path)
+    DevRecord(os.getpid(), {"ssm": embedded_ssm.url, "lambda": embedded_ssm.url}, "local").write(root)
+    monkeypatch.chdir(root / "functions")  # inside the project, not at its root: the CLI finds it
     return ssm
 
 
@@ -91,13 +95,16 @@ def test_env_set_reads_a_secret_from_stdin_and_refuses_a_stray_newline(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, local_ssm: Any
 ) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO("sk-from-stdin\n"))
-    status, _, err = run_cli(capsys, "env", "set", "API_KEY", "-", "--secret", "--stage", "t", "--local")
+    status, _, err = run_cli(capsys, "env", "set", "API_KEY", "-", "--secret", "--local")
     assert status == 2 and ONE_LINE.match(err)
     assert "the value from standard input ends with a newline; pass --strip-newline" in err
     monkeypatch.setattr(sys, "stdin", io.StringIO("sk-from-stdin\n"))
-    status, out, err = run_cli(capsys, "env", "set", "API_KEY", "-", "--secret", "--strip-newline", "--stage", "t", "--local")
-    assert (status, out, err) == (0, "set /claimflow/t/env/API_KEY (secret)\n", "")
-    stored = local_ssm.get_parameter(Name="/claimflow/t/env/API_KEY", WithDecryption=True)["Parameter"]
+    status, out, err = run_cli(capsys, "env", "set", "API_KEY", "-", "--secret", "--strip-newline", "--local")
+    assert (status, err) == (0, "")
+    assert out == (
+        f"set /claimflow/local/env/API_KEY (secret) in make dev's SSM and in {ENV_STORE} (every local stack starts with it)\n"
+    )
+    stored = local_ssm.get_parameter(Name="/claimflow/local/env/API_KEY", WithDecryption=True)["Parameter"]
     assert (stored["Value"], stored["Type"]) == ("sk-from-stdin", "SecureString")
 
 
@@ -106,19 +113,17 @@ def test_env_set_reads_a_file_and_keeps_its_newline_when_asked(
 ) -> None:
     pem = tmp_path / "key.pem"
     pem.write_text("-----BEGIN KEY-----\nabc\n-----END KEY-----\n")
-    status, _, _ = run_cli(
-        capsys, "env", "set", "PEM", "--from-file", str(pem), "--keep-newline", "--secret", "--stage", "t", "--local"
-    )
+    status, _, _ = run_cli(capsys, "env", "set", "PEM", "--from-file", str(pem), "--keep-newline", "--secret", "--local")
     assert status == 0
-    stored = local_ssm.get_parameter(Name="/claimflow/t/env/PEM", WithDecryption=True)["Parameter"]["Value"]
+    stored = local_ssm.get_parameter(Name="/claimflow/local/env/PEM", WithDecryption=True)["Parameter"]["Value"]
     assert stored == pem.read_text()
-    status, _, err = run_cli(capsys, "env", "set", "PEM", "--from-file", str(tmp_path / "missing"), "--stage", "t", "--local")
+    status, _, err = run_cli(capsys, "env", "set", "PEM", "--from-file", str(tmp_path / "missing"), "--local")
     assert status == 2 and "cannot read --from-file" in err and ONE_LINE.match(err)
 
 
 def test_a_secret_on_the_command_line_works_and_says_where_it_now_is(capsys: pytest.CaptureFixture[str], local_ssm: Any) -> None:
-    status, out, err = run_cli(capsys, "env", "set", "API_KEY", "typed-key", "--secret", "--stage", "t", "--local")
-    assert status == 0 and "set /claimflow/t/env/API_KEY (secret)" in out
+    status, out, err = run_cli(capsys, "env", "set", "API_KEY", "typed-key", "--secret", "--local")
+    assert status == 0 and "set /claimflow/local/env/API_KEY (secret)" in out
     assert "shell history" in err and "typed-key" not in out + err
 
 
@@ -132,15 +137,16 @@ def test_a_secret_on_the_command_line_works_and_says_where_it_now_is(capsys: pyt
         (
             "events/workflow.addThirdPartyDataUsingEnvs.json",
             "is a workflow invocation for AddThirdPartyDataUsingEnvsFunction (workflow addThirdPartyDataUsingEnvs): run it with "
-            "`sam local invoke AddThirdPartyDataUsingEnvsFunction -e events/workflow.addThirdPartyDataUsingEnvs.json`",
+            "`.venv-sam/bin/sam local invoke AddThirdPartyDataUsingEnvsFunction "
+            "-e events/workflow.addThirdPartyDataUsingEnvs.json` (with Docker)",
         ),
         (
             "events/cognito.v2-user-authentication.json",
-            "is a Cognito trigger event for IssuerFunction: run it with `sam local invoke IssuerFunction",
+            "is a Cognito trigger event for IssuerFunction: run it with `.venv-sam/bin/sam local invoke IssuerFunction",
         ),
         (
             "events/jwks.get-jwks.json",
-            "is an HTTP event for JwksFunction (its Function URL): run it with `sam local invoke JwksFunction",
+            "is an HTTP event for JwksFunction (its Function URL): run it with `.venv-sam/bin/sam local invoke JwksFunction",
         ),
     ],
 )
@@ -352,3 +358,132 @@ def test_preview_runs_a_claims_hook_call_and_says_who_signs(
     assert status == 0
     assert "addThirdPartyDataToAccessToken     ok" in out
     assert 'access_token (claims Ory Hydra adds and signs): {"lifetime_subscriber": true}' in out
+
+
+# --- local state that lasts, and the CLI from anywhere (issue 25 §5, §6) --------------------
+
+
+def test_env_set_local_without_make_dev_goes_to_the_local_store_every_local_stack_starts_with(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from claimflow_local.stack.deployment import LocalDeployment
+
+    root = project_copy(tmp_path)
+    monkeypatch.chdir(root / "events")
+    status, out, _ = run_cli(capsys, "env", "set", "PLAN_API_KEY", "pk-7", "--secret", "--local")
+    assert status == 0
+    assert out == (
+        f"set /claimflow/local/env/PLAN_API_KEY (secret) in {ENV_STORE}: make dev is not running; every local stack "
+        "(dev, demo, preview, the kit) starts with it\n"
+    )
+    assert (root / ENV_STORE).stat().st_mode & 0o777 == 0o600  # it holds secrets, as the local SSM does
+    assert run_cli(capsys, "env", "unset", "API_REGION", "--workflow", "addThirdPartyDataUsingEnvs", "--local")[0] == 0
+    seeded = LocalDeployment(root=root, local_state=True).seeded_env()
+    assert seeded["shared"]["PLAN_API_KEY"] == {"value": "pk-7", "secret": True}
+    assert "API_REGION" not in seeded["workflows"]["addThirdPartyDataUsingEnvs"]  # an unset beats local/settings.json
+    status, out, _ = run_cli(capsys, "env", "list", "--local")
+    assert "PLAN_API_KEY" in out and "pk-7" not in out and "make dev is not running" in out
+
+
+def test_env_refuses_a_workflow_id_nothing_registers_naming_those_that_exist(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run_cli(capsys, "--root", str(ROOT), "env", "set", "X", "y", "--workflow", "noSuchWorkflow", "--local")
+    assert status == 2 and ONE_LINE.match(err)
+    assert err == (
+        "claimflow env: --workflow noSuchWorkflow: no workflow registers that id, so nothing would read it; the workflows "
+        "are addThirdPartyDataToAccessToken, addThirdPartyDataUsingEnvs, mapClientToOrganization\n"
+    )
+
+
+TOO_LONG = "Standard tier parameters support a maximum value of 4096 characters"
+
+
+def test_an_empty_value_and_a_value_ssm_refuses_are_named_as_such(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from claimflow_local.loopback import LoopbackHandler, LoopbackServer
+
+    status, _, err = run_cli(capsys, "--root", str(ROOT), "env", "set", "X", "", "--stage", "dev")
+    assert status == 2 and "the value is empty, and SSM keeps no empty parameter" in err
+
+    class Refusing(LoopbackHandler):  # what SSM answers a value over the standard tier's 4 KB
+        def do_POST(self) -> None:
+            self.body_or_reply()
+            self.send_json(
+                400,
+                {"__type": "ValidationException", "message": TOO_LONG},
+                {"Content-Type": "application/x-amz-json-1.1"},
+            )
+
+    ssm = LoopbackServer(Refusing).start("refusing-ssm")
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", ssm.base_url)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+        status, _, err = run_cli(capsys, "--root", str(ROOT), "env", "set", "X", "v" * 5000, "--stage", "dev")
+    finally:
+        ssm.stop()
+    assert status == 2 and ONE_LINE.match(err)
+    assert err == (f"claimflow env: SSM refused it: ValidationException: {TOO_LONG}\n")
+
+
+def test_the_cli_finds_the_project_from_any_folder_in_it_and_says_so_in_one_line_outside(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(ROOT / "functions" / "issuer")
+    status, out, err = run_cli(capsys, "check")
+    assert (status, err) == (0, "") and out.strip().splitlines()[-1].startswith("claimflow check: code and template agree")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    monkeypatch.chdir(outside)
+    for argv in (["check"], ["new", "x", "--trigger", "user:tokens_generation"], ["preview", "--event", "e.json"]):
+        status, _, err = run_cli(capsys, *argv)
+        assert status == 2 and ONE_LINE.match(err), err
+        assert f"no template.yaml in {outside.resolve()} or any folder above it" in err
+    status, _, err = run_cli(capsys, "check", "--root", str(outside))
+    assert status == 2 and err == f"claimflow check: --root {outside}: no template.yaml there\n"
+
+
+def test_new_refuses_a_name_it_would_have_to_change_silently(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    root = project_copy(tmp_path)
+    status, _, err = run_cli(capsys, "--root", str(root), "new", "Bad_Name!", "--trigger", "user:tokens_generation")
+    assert status == 2 and ONE_LINE.match(err)
+    assert "workflow name 'Bad_Name!' holds '!': use letters, digits, - and _" in err
+    assert not (root / "functions" / "bad_name").exists()
+
+
+def test_ports_a_stopped_make_dev_leaves_in_time_wait_are_not_busy() -> None:
+    from claimflow_local.stack.ports import busy_ports
+
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    served, _ = listener.accept()
+    assert busy_ports({"token_endpoint": port}) == [("token_endpoint", port)]  # listening: busy
+    served.close()  # the server closes first, as ours do: its side of the connection waits in TIME_WAIT
+    client.close()
+    listener.close()
+    assert busy_ports({"token_endpoint": port}) == []
+
+
+def test_preview_of_a_deployed_stack_without_a_region_suggests_preview_locally(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    event = "events/issuer.user-token.json"
+    status, _, err = run_cli(capsys, "--root", str(ROOT), "preview", "--event", event, "--against", "prod")
+    assert status == 2 and ONE_LINE.match(err), err
+    assert err.endswith("or preview locally with --against local (the default)\n") and "--local" not in err
+
+
+def test_the_scaffolds_fetch_example_says_what_it_imports(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    root = project_copy(tmp_path)
+    new = ["new", "add-plan", "--trigger", "user:tokens_generation", "--bindings", "kinde.fetch"]
+    assert run_cli(capsys, "--root", str(root), *new)[0] == 0
+    app = (root / "functions" / "add_plan" / "app.py").read_text()
+    assert "os.environ['API_BASE_URL']" in app and "with `import os`, and fetch imported from claimflow" in app
+    assert "local/third_party.yaml" in app

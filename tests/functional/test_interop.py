@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,10 +43,7 @@ def node() -> str:
 
 @pytest.fixture(scope="module", params=["RS256", "ES256"])
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalDeployment]:
-    settings = {**SETTINGS, "signing_algorithm": request.param}
-    path: Path = tmp_path_factory.mktemp(request.param) / "settings.json"
-    path.write_text(json.dumps(settings))
-    with LocalDeployment(settings_path=path) as running:
+    with LocalDeployment(parameter_overrides={"SigningAlgorithm": request.param}) as running:
         yield running
 
 
@@ -58,7 +54,7 @@ def run_node(node: str, script: str, *args: str) -> Any:
 
 
 def alg_of(stack: LocalDeployment) -> str:
-    return str(stack.settings["signing_algorithm"])
+    return stack.parameters["SigningAlgorithm"]
 
 
 def test_openid_client_discovers_the_issuer_and_gets_a_client_credentials_token(node: str, stack: LocalDeployment) -> None:

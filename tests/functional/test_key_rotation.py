@@ -276,12 +276,10 @@ def test_the_built_issuer_signs_with_a_kms_key_and_the_jwks_function_serves_its_
     import os
 
     from claimflow_local.stack.deployment import LocalDeployment
-    from tests.functional.test_toolkit import project_copy
+    from tests.support import ROOT as root
 
-    root = project_copy(tmp_path)
-    settings = json.loads((root / "local" / "settings.json").read_text())
-    (root / "local" / "settings.json").write_text(json.dumps({**settings, "signing_key_store": "kms"}))
-    with open(os.devnull, "w") as sink, LocalDeployment(root=root, log=sink) as stack:
+    kms = {"SigningKeyStore": "kms"}
+    with open(os.devnull, "w") as sink, LocalDeployment(root=root, log=sink, parameter_overrides=kms) as stack:
         reply = json.loads(
             stack.lambda_client()
             .invoke(FunctionName="IssuerFunction", Payload=(root / "events" / "issuer.user-token.json").read_bytes())["Payload"]

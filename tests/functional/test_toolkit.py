@@ -21,7 +21,7 @@ from claimflow_local.cli.check import find_problems
 from claimflow_local.cli.env import EnvCommandError, EnvironmentManager
 from claimflow_local.cli.preview import preview, render
 from claimflow_local.stack.deployment import LocalDeployment
-from tests.support import ROOT, holding_ports
+from tests.support import ROOT
 
 
 def project_copy(tmp_path: Path) -> Path:
@@ -208,9 +208,8 @@ def test_preview_of_a_denial_exits_non_zero_with_the_reason(tmp_path: Path) -> N
 
 def test_preview_of_a_failure_shows_the_error(tmp_path: Path) -> None:
     root = project_copy(tmp_path)
-    settings = json.loads((root / "local" / "settings.json").read_text())
-    settings["third_party"]["api_key"] = "the-third-party-wants-another-key"
-    (root / "local" / "settings.json").write_text(json.dumps(settings))
+    # The stand-in wants another key than the one the workflows read (local/third_party.yaml).
+    edit(root / "local" / "third_party.yaml", "Bearer demo-api-key-7f3a9c2e51b4", "Bearer the-third-party-wants-another-key")
     # The shipped workflow fails on the 401 (the seed's fetch would have read its body as lifetime_subscriber=false).
     result = preview(root / "events" / "issuer.user-token.json", root=root)
     failed = {w.id: w for w in result.workflows}["addThirdPartyDataUsingEnvs"]
@@ -220,13 +219,13 @@ def test_preview_of_a_failure_shows_the_error(tmp_path: Path) -> None:
     assert result.error is not None and result.error.startswith("server_error")
 
 
-def test_env_local_without_make_dev_says_so_instead_of_a_traceback(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+def test_env_local_without_make_dev_shows_what_local_stacks_start_with(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from claimflow_local.stack.ports import DEV_PORTS, PORT_BASE_VARIABLE
-
-    with holding_ports(len(DEV_PORTS), listen=False) as base:  # held, not listening: make dev is surely not there
-        monkeypatch.setenv(PORT_BASE_VARIABLE, str(base))
-        assert cli(["env", "list", "--stage", "local", "--local"]) == 2
-    ssm = base + DEV_PORTS["ssm"] - DEV_PORTS["token_endpoint"]
-    assert f"cannot reach make dev's SSM at http://127.0.0.1:{ssm} (is make dev running?)" in capsys.readouterr().err
+    root = project_copy(tmp_path)
+    assert cli(["--root", str(root), "env", "list", "--local"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in out[:-1]] == [["API_KEY", "secret"]]  # local/settings.json's, the value hidden
+    assert out[-1].startswith("(make dev is not running: what local stacks start with")
+    assert cli(["--root", str(root), "env", "get", "API_REGION", "--workflow", "addThirdPartyDataUsingEnvs", "--local"]) == 0
+    assert capsys.readouterr().out == "API_REGION=eu-west-1 (plain)\n"

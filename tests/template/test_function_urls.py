@@ -20,7 +20,9 @@ def test_every_public_function_url_has_both_permissions_its_calls_need() -> None
     permissions = list(_resources("AWS::Lambda::Permission").values())
     for name, url in urls.items():
         target = url["Properties"]["TargetFunctionArn"]
-        granted = [p for p in permissions if p["Properties"]["FunctionName"] == target and p.get("Condition") == url.get("Condition")]
+        granted = [
+            p for p in permissions if p["Properties"]["FunctionName"] == target and p.get("Condition") == url.get("Condition")
+        ]
         url_permission = [p["Properties"] for p in granted if p["Properties"]["Action"] == "lambda:InvokeFunctionUrl"]
         invoke_permission = [p["Properties"] for p in granted if p["Properties"]["Action"] == "lambda:InvokeFunction"]
         assert [p.get("FunctionUrlAuthType") for p in url_permission] == ["NONE"], name

@@ -14,6 +14,7 @@ from claimflow import (
     ClaimValueError,
     EventView,
     FetchError,
+    FetchUsageError,
     WorkflowSettings,
     access_token_custom_claims,
     create_handler,
@@ -104,8 +105,11 @@ def test_a_wrong_option_is_a_fetch_error_naming_it(options: Any, keywords: dict[
         fetch(USER_URL, options, **keywords)
 
     reply = run(workflow)
-    assert (reply["outcome"], reply["error"]["type"]) == ("failed", "FetchError")
+    # a mistake in the workflow's code: a server_error (never temporarily_unavailable), where it is
+    assert (reply["outcome"], reply["error"]["type"], reply["error"]["code"]) == ("failed", "FetchUsageError", "server_error")
+    assert isinstance(FetchUsageError(USER_URL, "x"), FetchError)
     assert message in reply["error"]["message"]
+    assert reply["error"]["location"] == f"test_seed_idioms.py:{workflow.__code__.co_firstlineno + 1}"
 
 
 @pytest.mark.parametrize("status", [404, 410, 500, 503])

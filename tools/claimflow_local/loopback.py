@@ -34,7 +34,8 @@ class LoopbackServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, name: str) -> LoopbackServer:
-        threading.Thread(target=self.serve_forever, name=name, daemon=True).start()
+        # A short poll: stop() waits for the loop to notice, and make dev stops many servers.
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True).start()
         return self
 
     def stop(self) -> None:

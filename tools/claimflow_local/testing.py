@@ -21,6 +21,7 @@ import itertools
 import json
 import os
 import socket
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,8 @@ from claimflow.triggers import WorkflowTrigger
 from claimflow.wire.contracts import WORKFLOW_INVOCATION
 from claimflow.wire.seed_event import seed_event
 from claimflow_local.loopback import LoopbackHandler, LoopbackServer
+from claimflow_local.stack.local_state import LOCAL_STATE_VARIABLE, LocalEnvStore
+from claimflow_local.stack.third_party import ROUTES_FILE, RouteTable, answer_from
 
 __all__ = ["RecordedRequest", "StubServer", "WorkflowKit", "WorkflowResult", "Secret", "workflow_kit"]
 
@@ -61,11 +64,14 @@ class RecordedRequest:
 
 
 class StubServer:
-    """The third party, on loopback: answers what the test set, records what it was sent."""
+    """The third party, on loopback: answers what the test set, else the routes of the
+    project's ``local/third_party.yaml`` (as ``make dev`` does), and records what it was sent."""
 
-    def __init__(self) -> None:
+    def __init__(self, routes: RouteTable | None = None) -> None:
         self.answers: dict[tuple[str, str], tuple[int, bytes, dict[str, str]]] = {}
         self.requests: list[RecordedRequest] = []
+        #: What requests the test did not ``answer`` get; ``None``: only the test's answers.
+        self.routes = routes
         self._server = LoopbackServer(self._handler()).start("claimflow-kit-stub")
 
     @property
@@ -91,6 +97,19 @@ class StubServer:
     def stop(self) -> None:
         self._server.stop()
 
+    def _answer(self, method: str, path: str, headers: Mapping[str, str]) -> tuple[int, bytes, Mapping[str, str]]:
+        if (method, path) in self.answers:
+            return self.answers[(method, path)]
+        routes = self.routes if self.routes is not None else RouteTable((), "workflow_kit.http.answer(...)")
+        answer = answer_from(routes, method, path, headers)
+        if not answer.routed:
+            document = routes.not_found(method, path)
+            document["error_description"] += f", or in the test: workflow_kit.http.answer({method!r}, {path!r}, json=...)"
+            return 404, json.dumps(document).encode(), answer.headers
+        if answer.delay_ms:
+            time.sleep(answer.delay_ms / 1000)
+        return answer.status, answer.body, answer.headers
+
     def _handler(self) -> type[LoopbackHandler]:
         stub = self
 
@@ -100,7 +119,7 @@ class StubServer:
                 if body is None:
                     return
                 stub.requests.append(RecordedRequest(self.command, self.path, dict(self.headers.items()), body))
-                status, payload, headers = stub.answers.get((self.command, self.path), (404, b'{"error":"no stub"}', {}))
+                status, payload, headers = stub._answer(self.command, self.path, dict(self.headers.items()))
                 self.send(status, payload, headers)
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
@@ -146,10 +165,20 @@ def _load(path: Path) -> ModuleType:
 
 
 class WorkflowKit:
-    def __init__(self, ssm_url: str, http: StubServer, monkeypatch: pytest.MonkeyPatch, *, base_url_variable: str) -> None:
+    def __init__(
+        self,
+        ssm_url: str,
+        http: StubServer,
+        monkeypatch: pytest.MonkeyPatch,
+        *,
+        base_url_variable: str,
+        root: Path | None = None,
+    ) -> None:
         import boto3
 
         self.http = http
+        self.root = root  # the project (where template.yaml is), if the tests run in one
+        self._monkeypatch = monkeypatch
         self.lookups: list[str] = []  # host names fetch resolved, in order (runs with local_mode=False or resolve=)
         self._ssm = boto3.client(
             "ssm", endpoint_url=ssm_url, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
@@ -169,6 +198,22 @@ class WorkflowKit:
     @staticmethod
     def secret(value: str) -> Secret:
         return Secret(value)
+
+    def seed_local_state(self) -> None:
+        """What ``claimflow env set --local`` stored (local/state/env.json), as every local stack
+        starts with it; the fixture does this unless CLAIMFLOW_LOCAL_STATE=ignore."""
+        assert self.root is not None
+        store = LocalEnvStore(self.root).load()
+        sections: list[tuple[str | None, dict[str, Any]]] = [(None, store.get("shared", {}))]
+        sections += list(store.get("workflows", {}).items())
+        for workflow, variables in sections:
+            values: dict[str, str | Secret] = {
+                name: Secret(str(v["value"])) if v.get("secret") else str(v["value"])
+                for name, v in variables.items()
+                if v is not None
+            }
+            if values:
+                self.env(workflow=workflow, **values)
 
     def env(self, *, workflow: str | None = None, **variables: str | Secret) -> None:
         """Set environment variables (stage-wide, or one workflow's own), as SSM parameters."""
@@ -202,7 +247,12 @@ class WorkflowKit:
         mapping of host to addresses, or a ``socket.getaddrinfo``-shaped function); the guard
         checks those answers, and ``lookups`` records every name looked up.
         """
-        workflow = _load(Path(module))
+        path = Path(module).resolve()
+        if self.root is not None and path.is_relative_to(self.root):  # errors name functions/<name>/app.py:LINE
+            self._monkeypatch.setenv(Env.SOURCE_DIR, path.parent.relative_to(self.root).as_posix())
+        else:
+            self._monkeypatch.delenv(Env.SOURCE_DIR, raising=False)
+        workflow = _load(path)
         handler = workflow.lambda_handler
         settings: WorkflowSettings = handler.workflow_settings
         request = self._request(settings, event, user_id, claims or {})
@@ -276,31 +326,42 @@ def _minimal_event(trigger: WorkflowTrigger, user_id: str) -> dict[str, Any]:
     )
 
 
+def _project_root(request: pytest.FixtureRequest) -> Path | None:
+    """The project the tests run in: the nearest folder with a template.yaml at or above pytest's root."""
+    start = Path(str(request.config.rootpath)).resolve()
+    return next((d for d in (start, *start.parents) if (d / "template.yaml").exists()), None)
+
+
 @pytest.fixture(scope="session")
 def _claimflow_ssm() -> Iterator[str]:
-    import logging
+    """moto as SSM, in a process of its own: resetting it between tests touches no other
+    moto (a local stack's, or the test suite's own) running in this test process."""
+    from claimflow_local.stack.ssm import EmbeddedSsm
 
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    server = EmbeddedSsm().start()
+    yield server.url
     server.stop()
 
 
 @pytest.fixture
-def workflow_kit(_claimflow_ssm: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[WorkflowKit]:
-    """A fresh kit per test: empty SSM, an empty third-party stub, API_BASE_URL pointing at it."""
+def workflow_kit(_claimflow_ssm: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[WorkflowKit]:
+    """A fresh kit per test: empty SSM, a third-party stub serving the project's
+    local/third_party.yaml (and what the test answers), API_BASE_URL pointing at it."""
     import urllib.request
 
     reset = urllib.request.Request(f"{_claimflow_ssm}/moto-api/reset", method="POST")
     urllib.request.urlopen(reset, timeout=5).read()
-    stub = StubServer()
+    root = _project_root(request)
+    stub = StubServer(RouteTable.load(root / ROUTES_FILE) if root else None)
     kit = WorkflowKit(
-        _claimflow_ssm, stub, monkeypatch, base_url_variable=os.environ.get("CLAIMFLOW_TEST_BASE_URL_VAR", "API_BASE_URL")
+        _claimflow_ssm,
+        stub,
+        monkeypatch,
+        base_url_variable=os.environ.get("CLAIMFLOW_TEST_BASE_URL_VAR", "API_BASE_URL"),
+        root=root,
     )
+    if root is not None and os.environ.get(LOCAL_STATE_VARIABLE, "") != "ignore":
+        kit.seed_local_state()
     yield kit
     stub.stop()
     clear_caches()

@@ -21,10 +21,12 @@ from claimflow.errors import (
     EventFieldError,
     FetchError,
     FetchStatusError,
+    FetchUsageError,
     InvalidSettingsError,
     OutsideInvocationError,
     ParameterStoreError,
     ReservedClaimError,
+    SeedNameImportError,
 )
 from claimflow.events import EventView
 from claimflow.handler import create_handler
@@ -54,6 +56,32 @@ def _check_architecture() -> None:
 
 
 _check_architecture()
+
+#: The seed's camelCase names, which live in claimflow.kinde (and their snake_case twins here).
+_SEED_NAMES = {
+    "accessTokenCustomClaims": "access_token_custom_claims",
+    "idTokenCustomClaims": "id_token_custom_claims",
+    "m2mTokenClaims": "m2m_token_claims",
+    "getEnvironmentVariable": "get_environment_variable",
+    "secureFetch": "secure_fetch",
+    "denyAccess": "deny_access",
+    "onUserTokenGeneratedEvent": "EventView",
+    "onM2MTokenGeneratedEvent": "EventView",
+}
+
+
+def __getattr__(name: str) -> object:
+    """``from claimflow import accessTokenCustomClaims`` names both places the function is."""
+    if name in _SEED_NAMES:
+        raise SeedNameImportError(
+            f"cannot import name {name!r} from 'claimflow': the seed's camelCase names are in claimflow.kinde "
+            f"(from claimflow.kinde import {name}); claimflow spells it {_SEED_NAMES[name]}",
+            name=name,
+        )
+    import sys
+
+    raise AttributeError(f"module 'claimflow' has no attribute {name!r}", name=name, obj=sys.modules[__name__])
+
 
 __all__ = [
     # settings
@@ -86,8 +114,10 @@ __all__ = [
     "EventFieldError",
     "FetchError",
     "FetchStatusError",
+    "FetchUsageError",
     "InvalidSettingsError",
     "OutsideInvocationError",
     "ParameterStoreError",
     "ReservedClaimError",
+    "SeedNameImportError",
 ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Generator, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
@@ -149,6 +149,11 @@ class CustomClaims(MutableMapping[str, Any]):
     def patch(self) -> dict[str, Any]:
         """The claims this workflow set, in the order it set them."""
         return dict(self._patch)
+
+    def __await__(self) -> Generator[None, None, CustomClaims]:
+        """``await accessTokenCustomClaims()``, as TypeScript lets one write it: the claims, at once."""
+        yield from ()
+        return self
 
     def __getitem__(self, name: str) -> Any:
         return _copied(self._claims.get(name))

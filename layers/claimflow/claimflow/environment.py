@@ -63,6 +63,10 @@ class Env:
     HOOK_REPLAY_TABLE = "CLAIMFLOW_HOOK_REPLAY_TABLE"
     DYNAMODB_ENDPOINT = "CLAIMFLOW_DYNAMODB_ENDPOINT"
     LAMBDA_ENDPOINT = "CLAIMFLOW_LAMBDA_ENDPOINT"
+    #: Local runs only: hosts a workflow may fetch beyond its url binding's allowedHosts (local/settings.json).
+    LOCAL_ALLOWED_HOSTS = "CLAIMFLOW_LOCAL_ALLOWED_HOSTS"
+    #: Local runs only: where the function's code lives in the project (functions/<name>), for error locations.
+    SOURCE_DIR = "CLAIMFLOW_SOURCE_DIR"
 
 
 DEFAULT_STAGE = "local"

@@ -24,6 +24,7 @@ __all__ = [
     "EventFieldError",
     "FetchError",
     "FetchStatusError",
+    "FetchUsageError",
     "InvalidSettingsError",
     "InvalidTokenRequestError",
     "IssuerRefusedError",
@@ -33,6 +34,7 @@ __all__ = [
     "OutsideInvocationError",
     "ParameterStoreError",
     "ReservedClaimError",
+    "SeedNameImportError",
     "SsmApiError",
 ]
 
@@ -69,6 +71,10 @@ class BindingNotAvailableError(ClaimflowError):
     def __init__(self, binding: str) -> None:
         self.binding = binding
         super().__init__(f"{binding} binding not available, please add to workflow settings to enable")
+
+
+class SeedNameImportError(ClaimflowError, ImportError):
+    """A seed (camelCase) name imported from ``claimflow``: it lives in ``claimflow.kinde``."""
 
 
 # --- the event and claims ------------------------------------------------------------------
@@ -123,6 +129,13 @@ class FetchStatusError(FetchError):
         self.status = status
         self.data = data
         super().__init__(url, f"answered HTTP {status}")
+
+
+class FetchUsageError(FetchError):
+    """The call itself is wrong (an unknown option, a method or format fetch does not take): a
+    mistake in the workflow's code, not the third party's unavailability."""
+
+    error_code = "server_error"
 
 
 class EgressDeniedError(FetchError):

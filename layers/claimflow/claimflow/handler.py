@@ -8,13 +8,16 @@ exception, a denial or a bad request each become a well-formed reply; nothing es
 from __future__ import annotations
 
 import json
+import os
 import time
+import traceback
 from collections.abc import Callable, Coroutine, Mapping
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from claimflow.claims import CustomClaims, Reserved
-from claimflow.environment import Env, SsmPaths, env_flag, env_float, env_int
+from claimflow.environment import Env, SsmPaths, env_flag, env_float, env_int, env_list, env_str
 from claimflow.errors import ClaimflowError, ClaimValueError, ContractError, InvalidSettingsError
 from claimflow.events import EventView
 from claimflow.infra.logs import logger_for
@@ -34,8 +37,10 @@ _SAFETY_MARGIN_MS = 250  # leave time to build and return the reply before Lambd
 @cache
 def default_services() -> WorkflowServices:
     """The container's services, from its environment; made on the first invocation."""
+    local_mode = env_flag(Env.LOCAL_MODE)
     return WorkflowServices(
-        local_mode=env_flag(Env.LOCAL_MODE),
+        local_mode=local_mode,
+        local_allowed_hosts=env_list(Env.LOCAL_ALLOWED_HOSTS) if local_mode else (),
         paths=SsmPaths(),
         secrets=container_secrets(),
         fetch_timeout=env_float(Env.FETCH_TIMEOUT_SECONDS, 5.0),
@@ -70,10 +75,54 @@ def _holds_a_secret(patches: Mapping[str, Any], services: WorkflowServices) -> b
     return services.secrets.redact(text) != text
 
 
-def _error_body(error: BaseException, services: WorkflowServices) -> dict[str, str]:
+def _error_body(error: BaseException, services: WorkflowServices, *, location: str | None = None) -> dict[str, str]:
     code = error.error_code if isinstance(error, ClaimflowError) else "server_error"
-    message = services.secrets.redact(str(error) or type(error).__name__)[:4096]
-    return {"type": type(error).__name__, "code": code, "message": message}
+    message = services.secrets.redact(str(error) or type(error).__name__)
+    hint = _hint(error, location)
+    body = {"type": type(error).__name__, "code": code, "message": (message + hint)[:4096]}
+    if location is not None:
+        body["location"] = location[:512]
+    return body
+
+
+def _task_root(function: WorkflowFunction) -> Path | None:
+    """Where the workflow's own code is: Lambda's task root, or (the testing kit, in process)
+    the folder of the module that defines the workflow function."""
+    root = os.environ.get("LAMBDA_TASK_ROOT")
+    if root:
+        return Path(root).resolve()
+    code = getattr(function, "__code__", None)
+    return Path(code.co_filename).resolve().parent if code is not None else None
+
+
+def _location(error: BaseException, function: WorkflowFunction) -> str | None:
+    """``file:line`` of the innermost frame of the workflow's own code in the error's traceback
+    (where its code raised, or called what raised), relative to its task root; locally prefixed
+    with where that code lives in the project (``functions/<name>/app.py:23``)."""
+    root = _task_root(function)
+    if root is None:
+        return None
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        path = Path(frame.filename).resolve()
+        if path.is_relative_to(root):
+            relative = path.relative_to(root).as_posix()
+            source = env_str(Env.SOURCE_DIR, "").rstrip("/")
+            return f"{source}/{relative}:{frame.lineno}" if source else f"{relative}:{frame.lineno}"
+    return None
+
+
+def _hint(error: BaseException, location: str | None) -> str:
+    """One thing Python does that TypeScript does not, said where it bites: awaiting None."""
+    if isinstance(error, TypeError) and "NoneType can't be used in 'await' expression" in str(error):
+        return (
+            " (a claimflow function that answers None, such as get_environment_variable for a variable that is not set, "
+            "cannot be awaited in Python: call it without await)"
+        )
+    return ""
+
+
+def _redacted_traceback(error: BaseException, services: WorkflowServices) -> str:
+    return services.secrets.redact("".join(traceback.format_exception(error)))[-8192:]
 
 
 def _fetch_errors(invocation: Invocation | None) -> dict[str, Any]:
@@ -154,8 +203,16 @@ def create_handler(
 
                     asyncio.run(result)
         except Exception as error:  # the workflow's failure is data for the issuer's policy
-            body = _error_body(error, svc)
-            log.error("workflow failed", extra={"error_type": body["type"], "error": body["message"]})
+            body = _error_body(error, svc, location=_location(error, function))
+            log.error(
+                "workflow failed",
+                extra={
+                    "error_type": body["type"],
+                    "error": body["message"],
+                    "error_location": body.get("location"),
+                    "traceback": _redacted_traceback(error, svc),
+                },
+            )
             return reply(Outcome.FAILED, started, error=body, invocation=invocation)
 
         if invocation.denial is not None:

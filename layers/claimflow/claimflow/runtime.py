@@ -50,6 +50,8 @@ class WorkflowServices:
     env_max_age: float = 60.0
     #: DNS for fetch, ``socket.getaddrinfo``'s shape (None: the system's); the guard checks its answers.
     resolve: Resolver | None = None
+    #: Local mode only: hosts fetch may reach beyond a url binding's allowedHosts (a development API).
+    local_allowed_hosts: tuple[str, ...] = ()
     _parameters: ParameterStore | None = None
     _http: HttpClient | None = None
 

@@ -2,37 +2,47 @@
 
 claimflow new NAME --trigger user:tokens_generation|m2m:token_generation [--bindings kinde.env ...] [--policy stop|continue]
 claimflow check
-claimflow env set|get|list|unset NAME [VALUE | -] [--from-file PATH] [--secret] [--workflow ID] --stage STAGE [--local]
+claimflow env set|get|list|unset NAME [VALUE | -] [--from-file PATH] [--secret] [--workflow ID] (--stage STAGE | --local)
 claimflow preview --event FILE [--against local|STACK] [--json]
 claimflow keys init|rotate|add|promote|retire|publish|show [--stage STAGE] [--local] ...
 
 Every failure is one line on standard error naming the fix, and exit status 2 (1 for check's
-problems and preview's denials); never a traceback.
+problems and preview's denials); never a traceback (CLAIMFLOW_DEBUG=1 shows one for a bug).
+The project is the nearest folder at or above the working one with a template.yaml, or --root.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from claimflow.binding_table import BINDINGS
 from claimflow.triggers import WorkflowTrigger
 from claimflow_local.cli import keys
-from claimflow_local.cli.check import check_project
-from claimflow_local.cli.env import EnvCommandError, EnvironmentManager, read_value
-from claimflow_local.cli.errors import CommandError, reaching_aws, ssm_client
-from claimflow_local.cli.new import scaffold
-from claimflow_local.cli.preview import preview, render
+from claimflow_local.cli.env import EnvCommandError, EnvironmentManager, LocalEnvironment, check_workflow, read_value
+from claimflow_local.cli.errors import CommandError, find_root, reaching_aws, ssm_client
+from claimflow_local.stack.local_state import running_dev
 
 __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="claimflow", description="claimflow workflow tools")
-    parser.add_argument("--root", type=Path, default=Path("."), help="the project (where template.yaml is)")
+    root_help = "the project (where template.yaml is); default: the nearest folder above the working one that has it"
+    parser.add_argument("--root", type=Path, default=None, help=root_help)
     commands = parser.add_subparsers(dest="command", required=True)
+    _add = commands.add_parser
+
+    def add_parser(name: str, **options: Any) -> argparse.ArgumentParser:  # --root after the command works too
+        sub = _add(name, **options)
+        sub.add_argument("--root", type=Path, default=argparse.SUPPRESS, help=root_help)
+        return sub
+
+    commands.add_parser = add_parser  # type: ignore[method-assign]
 
     new = commands.add_parser("new", help="scaffold a workflow, its event, its test and its template entries")
     new.add_argument("name")
@@ -58,8 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     newline.add_argument("--keep-newline", dest="newline", action="store_const", const="keep", help="store a final newline")
     env.add_argument("--secret", action="store_true", help="store as a SecureString")
     env.add_argument("--workflow", help="a workflow's own variable (default: stage-wide)")
-    env.add_argument("--stage", required=True)
-    env.add_argument("--local", action="store_true", help="the embedded SSM of `make dev` instead of AWS")
+    env.add_argument("--stage", help="the stage (required for AWS; --local is local/settings.json's)")
+    env.add_argument(
+        "--local",
+        action="store_true",
+        help="the local stack instead of AWS: the running make dev's SSM, and local/state/env.json, which every local stack "
+        "starts with",
+    )
 
     prev = commands.add_parser("preview", help="dry-run a token request and show what each workflow did")
     prev.add_argument("--event", type=Path, required=True, help="a token request, e.g. events/issuer.user-token.json")
@@ -72,13 +87,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _env(args: argparse.Namespace) -> str:
-    manager = EnvironmentManager(ssm_client(local=args.local), stage=args.stage)
+def _env(args: argparse.Namespace, root: Path) -> str:
+    if args.action != "list" and not args.name:
+        raise EnvCommandError(f"env {args.action} needs a NAME")
+    check_workflow(root, args.workflow)
+    manager: EnvironmentManager | LocalEnvironment
+    if args.local:
+        manager = LocalEnvironment(root)
+        manager.check_stage(args.stage)
+    else:
+        if not args.stage:
+            raise EnvCommandError("env needs --stage STAGE for AWS (or --local for the local stack)")
+        manager = EnvironmentManager(ssm_client(local=False), stage=args.stage)
     with reaching_aws(local=args.local):
         if args.action == "list":
             return "\n".join(manager.list(workflow=args.workflow)) or "(none)"
-        if not args.name:
-            raise EnvCommandError(f"env {args.action} needs a NAME")
         if args.action == "get":
             return manager.get(args.name, workflow=args.workflow)
         if args.action == "unset":
@@ -89,48 +112,93 @@ def _env(args: argparse.Namespace) -> str:
         return manager.set(args.name, value, secret=args.secret, workflow=args.workflow)
 
 
-def _new(args: argparse.Namespace) -> str:
-    root: Path = args.root.resolve()
+def _new(args: argparse.Namespace, root: Path) -> str:
+    from claimflow_local.cli.new import scaffold
+
     made = scaffold(root, args.name, trigger=args.trigger, bindings=args.bindings, policy=args.policy)
     lines = [f"wrote {path.relative_to(root)}" for path in made.written]
     event = made.event.relative_to(root)
     lines += [
         f"workflow {made.workflow_id} is function {made.logical_id}",
-        f"  run it alone:  sam build && sam local invoke {made.logical_id} -e {event}",
-        "  with the kit:  make test (its test is in tests/workflows/); then make demo or make dev",
+        "  with the kit:  make pytest (its test is in tests/workflows/); then make demo or make dev",
+        f"  alone, with Docker:  make build && .venv-sam/bin/sam local invoke {made.logical_id} -e {event}",
     ]
     return "\n".join(lines)
 
 
+def _root(args: argparse.Namespace) -> Path:
+    given: Path | None = args.root
+    if given is None:
+        return find_root(Path.cwd())
+    if not (given / "template.yaml").is_file():
+        raise CommandError(f"--root {given}: no template.yaml there")
+    return given.resolve()
+
+
+def _local_ssm(args: argparse.Namespace) -> str | None:
+    """The SSM of the make dev running for this project (None: make dev's default ports)."""
+    try:
+        dev = running_dev(_root(args), service="ssm")
+    except CommandError:  # keys --local works outside a project too, on make dev's ports
+        return None
+    return dev.urls["ssm"] if dev else None
+
+
+def _event_path(event: Path, root: Path) -> Path:
+    """The event as given, from the working folder; else from the project's root (events/... from anywhere)."""
+    return event if event.exists() or event.is_absolute() or not (root / event).exists() else root / event
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "keys":
+        print(keys.run(args, endpoint=_local_ssm(args) if args.local else None))
+        return 0
+    root = _root(args)
+    if args.command == "new":
+        print(_new(args, root))
+    elif args.command == "check":
+        from claimflow_local.cli.check import check_project  # each command imports what it needs: a quick start
+
+        report = check_project(root)
+        for line in [*report.problems, *(f"warning: {w}" for w in report.warnings)]:
+            print(line)
+        noted = f" ({len(report.warnings)} warning(s))" if report.warnings else ""
+        print(
+            f"claimflow check: {len(report.problems)} problem(s){noted}"
+            if report.problems
+            else f"claimflow check: code and template agree{noted}"
+        )
+        return 1 if report.problems else 0
+    elif args.command == "env":
+        print(_env(args, root))
+    else:  # preview
+        from claimflow_local.cli.preview import preview, render
+
+        result = preview(_event_path(args.event, root), against=args.against, root=root)
+        print(render(result, as_json=args.json))
+        return 0 if result.ok else 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    root: Path = args.root
     try:
-        if args.command == "new":
-            print(_new(args))
-        elif args.command == "check":
-            report = check_project(root)
-            for line in [*report.problems, *(f"warning: {w}" for w in report.warnings)]:
-                print(line)
-            noted = f" ({len(report.warnings)} warning(s))" if report.warnings else ""
-            print(
-                f"claimflow check: {len(report.problems)} problem(s){noted}"
-                if report.problems
-                else f"claimflow check: code and template agree{noted}"
-            )
-            return 1 if report.problems else 0
-        elif args.command == "env":
-            print(_env(args))
-        elif args.command == "preview":
-            result = preview(args.event, against=args.against, root=root)
-            print(render(result, as_json=args.json))
-            return 0 if result.ok else 1
-        else:
-            print(keys.run(args))
+        return _run(args)
     except CommandError as error:
         print(f"claimflow {args.command}: {error}", file=sys.stderr)
         return 2
-    return 0
+    except KeyboardInterrupt:
+        print(f"claimflow {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a failure nobody foresaw: still one line, the traceback on request
+        if os.environ.get("CLAIMFLOW_DEBUG"):
+            raise
+        print(
+            f"claimflow {args.command}: {type(error).__name__}: {error} (a bug in claimflow's tools; "
+            "CLAIMFLOW_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":

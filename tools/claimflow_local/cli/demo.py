@@ -1,25 +1,39 @@
 """``make demo`` and ``make dev``: a real signed token through the issuer and the seed's
 workflows, on embedded local services, with no AWS account and no Docker.
+
+``make dev`` keeps the stack running and reloads what changes (``claimflow_local.stack.reload``);
+it prints the report line of each refused token, and stops cleanly on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import jwt
 
-from claimflow.wire.client import IssuerRefusedError
-from claimflow_local.stack.deployment import PROJECT_ROOT, LocalDeployment
+from claimflow.errors import IssuerRefusedError
+from claimflow_local.stack.deployment import PROJECT_ROOT, BuildError, LocalDeployment
+from claimflow_local.stack.local_state import DevRecord
 from claimflow_local.stack.ports import busy_ports, dev_ports
+from claimflow_local.stack.reload import HotReload
+from claimflow_local.stack.ssm import EmbeddedSsmError, SettingsError
+from claimflow_local.stack.third_party import RoutesError
 from claimflow_local.stack.token_endpoint import TokenRequestEndpoint
 
-__all__ = ["hook_urls", "run_demo", "run_dev"]
+__all__ = ["hook_urls", "report_lines", "run_demo", "run_dev"]
+
+#: What a local stack can fail to start with, each said in one line.
+_START_ERRORS = (BuildError, EmbeddedSsmError, SettingsError, RoutesError)
 
 
 def _verify(token: str, jwks: dict[str, Any], *, issuer: str, audience: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -33,8 +47,34 @@ def _section(title: str) -> None:
     print(f"\n── {title} " + "─" * max(0, 72 - len(title)))
 
 
+def report_lines(workflows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The issuer's report, one line per workflow; a failure with its error (and where), a denial with its reason."""
+    lines = []
+    for run in workflows:
+        detail = run.get("error") or run.get("reason") or ""
+        line = f"  {run['id']:34} {run['outcome']:7} {run['duration_ms']:8.1f} ms  policy={run.get('failure_policy', 'stop')}"
+        lines.append(f"{line}  {detail}" if detail else line)
+    return lines
+
+
+def _start_error(command: str, error: BaseException) -> int:
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    shown = lines[0] if len(lines) == 1 else f"{lines[0]} … {lines[-1].strip()}"
+    print(f"{command}: {shown}", file=sys.stderr)
+    return 2
+
+
 def run_demo(*, root: Path = PROJECT_ROOT, result_path: Path | None = None) -> int:
-    result_path = result_path or root / "demo-result.json"
+    try:
+        return _demo(root=root, result_path=result_path or root / "demo-result.json")
+    except _START_ERRORS as error:
+        return _start_error("make demo", error)
+    except KeyboardInterrupt:
+        print("make demo: interrupted", file=sys.stderr)
+        return 130
+
+
+def _demo(*, root: Path, result_path: Path) -> int:
     log_path = root / ".demo-functions.log"
     started = time.perf_counter()
     with log_path.open("w") as log, LocalDeployment(root=root, log=log) as stack:
@@ -51,7 +91,9 @@ def run_demo(*, root: Path = PROJECT_ROOT, result_path: Path | None = None) -> i
             timings["warm_issue_ms"] = round((time.perf_counter() - t0) * 1000, 1)
         except IssuerRefusedError as refused:
             print(f"the issuer refused the token: {refused.error_code}: {refused.description}", file=sys.stderr)
-            print(f"(function logs: {log_path})", file=sys.stderr)
+            for line in report_lines(refused.workflows):  # the report it points at
+                print(line, file=sys.stderr)
+            print(f"(function logs, with each failure's traceback: {log_path})", file=sys.stderr)
             return 1
         with urllib.request.urlopen(stack.jwks_url, timeout=10) as reply:
             jwks = json.loads(reply.read())
@@ -69,8 +111,8 @@ def run_demo(*, root: Path = PROJECT_ROOT, result_path: Path | None = None) -> i
             print("header:", json.dumps(header))
             print("claims:", json.dumps(claims, indent=2))
         _section("workflows")
-        for run in response.workflows:
-            print(f"  {run['id']:34} {run['outcome']:7} {run['duration_ms']:8.1f} ms  policy={run['failure_policy']}")
+        for line in report_lines(response.workflows):
+            print(line)
         _section("timings")
         print("  " + "  ".join(f"{k}={v}" for k, v in timings.items()))
         assert stack.emulator is not None
@@ -97,6 +139,41 @@ def hook_urls(base_url: str, enabled: Any) -> str:
     return "\n".join(f"      {base_url}/hooks/{route:<9} {spec.stack}" for route, spec in HTTP_HOOKS.items() if route in enabled)
 
 
+@contextmanager
+def _stopped_by_signals(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C (SIGINT) and SIGTERM set ``stop``: the stack then stops cleanly, without a
+    KeyboardInterrupt unwinding through threads that hold sockets."""
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _observer(out: Any) -> Any:
+    """make dev's view of the issuer: each refused token's report line, on its terminal."""
+
+    def observe(function: str, result: Any) -> None:
+        if function != "IssuerFunction":
+            return
+        try:
+            reply = json.loads(result.payload)
+        except ValueError:
+            return
+        if not isinstance(reply, dict) or "error" not in reply or not isinstance(reply.get("error"), str):
+            return
+        lines = [f"token refused: {reply['error']}: {reply.get('error_description', '')}"]
+        lines += report_lines([w for w in reply.get("workflows", []) if w.get("outcome") != "ok"])
+        with _printing:
+            print("\n".join(lines), file=out, flush=True)
+
+    return observe
+
+
+_printing = threading.Lock()
+
+
 def run_dev(*, root: Path = PROJECT_ROOT) -> int:
     try:
         ports = dev_ports()
@@ -112,42 +189,79 @@ def run_dev(*, root: Path = PROJECT_ROOT) -> int:
             file=sys.stderr,
         )
         return 2
-    with LocalDeployment(root=root, log=sys.stderr, ports=ports) as stack:
+    try:
+        return _dev(root=root, ports=ports)
+    except _START_ERRORS as error:
+        return _start_error("make dev", error)
+    except KeyboardInterrupt:  # while the stack started (it stopped what it had started)
+        print("make dev: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dev(*, root: Path, ports: Mapping[str, int]) -> int:
+    stack = LocalDeployment(
+        root=root,
+        log=sys.stderr,
+        ports=ports,
+        # The next token reads what `env set --local` wrote: no environment cache in make dev.
+        parameter_overrides={"EnvCacheSeconds": "0"},
+        observer=_observer(sys.stdout),
+    )
+    stack.start()
+    endpoint: TokenRequestEndpoint | None = None
+    reload: HotReload | None = None
+    stop = threading.Event()
+    try:
         assert stack.emulator is not None and stack.ssm is not None and stack.third_party is not None
         assert stack.oauth is not None
-        issuer = stack.issuer_client()
-        endpoint = TokenRequestEndpoint(issuer, port=ports["token_endpoint"]).start()
-        oauth = stack.oauth
-        client_id, client = next(iter(stack.settings.get("example_clients", {}).items()))
-        print(
-            f"""
+        endpoint = TokenRequestEndpoint(stack.issuer_client(), port=ports["token_endpoint"]).start()
+        reload = HotReload(stack, out=sys.stdout).start()
+        urls = {
+            "lambda": stack.emulator.endpoint_url,
+            "ssm": stack.ssm.url,
+            "token_endpoint": endpoint.url,
+            "hooks": stack.hooks_url,  # preview sends hook samples here, signed as their stacks sign them
+        }
+        DevRecord(os.getpid(), urls, stack.settings["stage"]).write(root)
+        with _stopped_by_signals(stop):
+            print(_banner(stack, endpoint), flush=True)
+            while not stop.wait(0.2):
+                pass
+    finally:
+        print("make dev: stopping", file=sys.stderr, flush=True)
+        for part in (reload, endpoint):
+            if part is not None:
+                part.stop()
+        stack.stop()
+        DevRecord.remove(root, pid=os.getpid())
+    return 0
+
+
+def _banner(stack: LocalDeployment, endpoint: TokenRequestEndpoint) -> str:
+    assert stack.emulator is not None and stack.ssm is not None and stack.third_party is not None and stack.oauth is not None
+    client_id, client = next(iter(stack.settings.get("example_clients", {}).items()))
+    lambda_url = stack.emulator.endpoint_url
+    return f"""
 claimflow is running locally (Ctrl-C stops it): the built functions (.aws-sam/build), run by
-{", ".join(sorted(stack.emulator.runtime_clients))}.
+{", ".join(sorted(stack.emulator.runtime_clients))}. Saving a file under functions/ or layers/, template.yaml or
+local/third_party.yaml reloads what changed; the next token runs it.
 
   token endpoint (identity stack):  POST {endpoint.url}
       curl -s {endpoint.url} -H 'Content-Type: application/json' -d @events/issuer.user-token.json
+  a dry run of every workflow:      ./claimflow preview --event events/issuer.user-token.json
   JWKS:                             {stack.jwks_url}
   metadata (RFC 8414):              {stack.issuer_url}/.well-known/oauth-authorization-server
-  Lambda endpoint:                  {stack.emulator.endpoint_url}
-      aws lambda invoke --endpoint-url {stack.emulator.endpoint_url} --function-name IssuerFunction \\
-          --cli-binary-format raw-in-base64-out --payload file://events/issuer.user-token.json out.json
-  embedded SSM:                     {stack.ssm.url}   third-party stand-in: {stack.third_party.url}
+  Lambda endpoint (AWS CLI v2):     {lambda_url}
+      AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws lambda invoke --endpoint-url {lambda_url} --region us-east-1 \\
+          --function-name IssuerFunction --cli-binary-format raw-in-base64-out \\
+          --payload file://events/issuer.user-token.json out.json
+  embedded SSM:                     {stack.ssm.url}   (./claimflow env set NAME VALUE --local writes here and lasts)
+  third-party stand-in:             {stack.third_party.url}   (routes: local/third_party.yaml)
 
   claims hooks (stacks that sign their own tokens; samples in events/hooks.*, signed when used):
 {hook_urls(stack.hooks_url, stack.settings.get("hooks", {}))}
       an OpenID provider using them (node-oidc-provider, examples/oidc_provider):  make provider
 
   example OAuth token endpoint (client credentials, examples/identity_stack):
-      curl -s -u {client_id}:{client["secret"]} -d grant_type=client_credentials -d scope=read:reports {oauth.url}
-""",
-            flush=True,
-        )
-        stop = {"now": False}
-        signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
-        try:
-            while not stop["now"]:
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
-        endpoint.stop()
-    return 0
+      curl -s -u {client_id}:{client["secret"]} -d grant_type=client_credentials -d scope=read:reports {stack.oauth.url}
+"""

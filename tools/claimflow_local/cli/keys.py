@@ -80,8 +80,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token-lifetime", type=int, default=3600, help="with status: the longest token lifetime, seconds")
 
 
-def run(args: argparse.Namespace, *, store: ParameterStore | None = None) -> str:
-    """Do ``args.action``; return the key set as ``show`` prints it. Raises ``CommandError``."""
+def run(args: argparse.Namespace, *, store: ParameterStore | None = None, endpoint: str | None = None) -> str:
+    """Do ``args.action``; return the key set as ``show`` prints it. Raises ``CommandError``.
+    ``endpoint``: the local stack's AWS (with ``--local``; default make dev's ports)."""
     if args.action == "policy":
         from claimflow.keys.kms_keys import signing_key_policy
 
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace, *, store: ParameterStore | None = None) -> str
     if store is None:
         from claimflow.infra.ssm import SsmParameterStore
 
-        store = SsmParameterStore(client=ssm_client(local=args.local), max_age=0)
+        store = SsmParameterStore(client=ssm_client(local=args.local, endpoint=endpoint), max_age=0)
     paths = SsmPaths(stage=args.stage)
     try:
         with reaching_aws(local=args.local):
@@ -101,7 +102,8 @@ def run(args: argparse.Namespace, *, store: ParameterStore | None = None) -> str
                 from claimflow.infra.sigv4 import Credentials
                 from claimflow.keys.kms_keys import KmsKeys
 
-                local = {"endpoint": local_url("ssm"), "credentials": Credentials("testing", "testing")} if args.local else {}
+                local_kms = endpoint or local_url("ssm")
+                local = {"endpoint": local_kms, "credentials": Credentials("testing", "testing")} if args.local else {}
                 keys = KmsKeys(KmsApi(**local), stage=paths.stage, account=account_principal(local=args.local))  # type: ignore[arg-type]
             manager = KeyManager(store, paths, keys=keys, keyset_key_id=args.keyset_key)
             if args.action == "status":

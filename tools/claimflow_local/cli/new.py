@@ -42,6 +42,12 @@ class Scaffolded:
 
 
 def _words(name: str) -> list[str]:
+    odd = sorted(set(re.sub(r"[A-Za-z0-9_-]", "", name)))
+    if odd:  # never dropped silently: the id, folder and function names are made from what is left
+        raise ScaffoldError(
+            f"workflow name {name!r} holds {' '.join(repr(c) for c in odd)}: use letters, digits, - and _ "
+            "(add-plan-to-token, add_plan_to_token or addPlanToToken all make workflow addPlanToToken)"
+        )
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
     words = [w.lower() for w in re.split(r"[^A-Za-z0-9]+", spaced) if w]
     if not words or not words[0][0].isalpha():
@@ -65,7 +71,8 @@ def _module(workflow_id: str, trigger: WorkflowTrigger, bindings: list[str], fun
         ]
     if "kinde.fetch" in bindings:
         body += [
-            "    # A third-party lookup (import fetch from claimflow), e.g.:",
+            "    # A third-party lookup, e.g. (with `import os`, and fetch imported from claimflow; declare the",
+            "    # route in local/third_party.yaml and make dev, make demo and the kit answer it):",
             '    # data = fetch(f"{os.environ[\'API_BASE_URL\']}/api/...", method="GET", response_format="json").data',
         ]
     body += [f"    claims.{workflow_id}_ran = True  # replace with your logic"]

@@ -42,12 +42,28 @@ class FunctionPool:
     generation: int = 0  # bumped by a configuration update; older sandboxes are retired
     variables: dict[str, str] = field(default_factory=dict)  # the user-set environment, as Lambda reports it
     lock: threading.Lock = field(default_factory=threading.Lock)
+    closed: bool = False  # the pool was replaced (a reload): sandboxes that come back are killed
+
+    def start_sandbox(self, spec: FunctionSpec | None = None) -> Sandbox:
+        """A new execution environment for ``spec`` (default: the pool's), not yet in the pool;
+        raises ``InitError`` when the function's init fails (its import, its settings)."""
+        return Sandbox(spec or self.spec, self.env, self.log, self.client, self.generation + 1)
+
+    def swap(self, spec: FunctionSpec, warm: Sandbox) -> None:
+        """Run ``spec`` (new code) from now on: ``warm`` (started with ``start_sandbox(spec)``)
+        takes the next invocation; older sandboxes finish what they run and are retired."""
+        with self.lock:
+            self.spec = spec
+            self.generation = warm.generation
+            stale, self.idle = self.idle, [warm]
+        for sandbox in stale:
+            sandbox.kill()
 
     def reconfigure(self, env: Mapping[str, str], variables: Mapping[str, str]) -> None:
         """As UpdateFunctionConfiguration: new invocations get new sandboxes with the new environment."""
         with self.lock:
             self.env, self.variables = env, dict(variables)
-            self.generation += 1
+            self.generation += 2  # past any sandbox start_sandbox made for the old environment
             stale, self.idle = self.idle, []
         for sandbox in stale:
             sandbox.kill()
@@ -98,7 +114,7 @@ class FunctionPool:
         finally:
             with self.lock:
                 self.busy -= 1
-                if keep and sandbox is not None and sandbox.generation == self.generation:
+                if keep and sandbox is not None and sandbox.generation == self.generation and not self.closed:
                     self.idle.append(sandbox)
                 elif sandbox is not None:
                     sandbox.kill()
@@ -115,9 +131,12 @@ class FunctionPool:
 
     def close(self) -> None:
         with self.lock:
-            for sandbox in self.idle:
-                sandbox.kill()
-            self.idle.clear()
+            self.closed = True
+            stale, self.idle = self.idle, []
+        for sandbox in stale:  # every process told at once, then each waited for
+            sandbox.terminate()
+        for sandbox in stale:
+            sandbox.kill()
 
 
 class FunctionHost(Protocol):

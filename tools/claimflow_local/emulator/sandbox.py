@@ -181,6 +181,7 @@ class Sandbox:
         self.api = RuntimeApi().start()
         environment = {
             **env,
+            "LAMBDA_TASK_ROOT": str(spec.code_dir),  # this sandbox's code (a reload gives a new one)
             "AWS_LAMBDA_RUNTIME_API": self.api.address,
             "PYTHONPATH": python_path(spec, client),
             "LAMBDA_RUNTIME_DIR": str(client.runtime_dir or ""),
@@ -193,6 +194,9 @@ class Sandbox:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
+                # Its own session: a Ctrl-C in make dev's terminal is make dev's to handle (it stops
+                # every sandbox), not a KeyboardInterrupt traceback from each runtime.
+                start_new_session=True,
             )
         except OSError as error:
             self.api.stop()
@@ -312,9 +316,13 @@ class Sandbox:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def kill(self) -> None:
+    def terminate(self) -> None:
+        """Kill the runtime without waiting for it (``kill`` then waits)."""
         if self.process.poll() is None:
             self.process.kill()
+
+    def kill(self) -> None:
+        self.terminate()
         self.process.wait()
         self.api.stop()
 

@@ -12,12 +12,14 @@ Used by ``make demo``, ``make dev``, the functional and end-to-end tests, and be
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,7 @@ from typing import IO, Any
 from identity_stack.clients import ClientRegistry
 from identity_stack.token_endpoint import ClientCredentialsGrant, OAuthTokenEndpoint
 
+from claimflow.environment import Env
 from claimflow.infra.kms_api import KmsApi
 from claimflow.infra.lambda_api import LambdaInvokeClient
 from claimflow.infra.sigv4 import Credentials
@@ -35,11 +38,12 @@ from claimflow.keys.manager import KeyManager, KeySource, LocalKeys
 from claimflow.wire.client import IssuerClient
 from claimflow_local.emulator import LambdaEmulator
 from claimflow_local.stack.entra_keys import EntraKeysStandIn
+from claimflow_local.stack.local_state import LOCAL_STATE_VARIABLE, LocalEnvStore, merged_env
 from claimflow_local.stack.ssm import EmbeddedSsm, create_tables, load_settings, seed_parameters
-from claimflow_local.stack.third_party import StubThirdPartyApi
-from claimflow_local.template import ACCOUNT
+from claimflow_local.stack.third_party import ROUTES_FILE, RouteTable, StubThirdPartyApi
+from claimflow_local.template import ACCOUNT, SamTemplate
 
-__all__ = ["PROJECT_ROOT", "BuildError", "LocalDeployment", "built_snapshot", "sam_build"]
+__all__ = ["LOCAL_STATE_VARIABLE", "PROJECT_ROOT", "BuildError", "LocalDeployment", "built_snapshot", "sam_build"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
@@ -125,6 +129,7 @@ def _sam_build(root: Path, *, log: IO[str] | None) -> Path:
         capture_output=True,
         text=True,
         check=False,
+        start_new_session=True,  # a Ctrl-C is ours to handle (we stop the build), not sam's to print
     )
     if log is not None:
         log.write(run.stdout + run.stderr)
@@ -144,14 +149,35 @@ class LocalDeployment:
     warm: bool = True
     build: bool = True  # sam build first; False runs the last build as it is
 
+    #: Told of every invocation's result (make dev prints a refused token's report).
+    observer: Callable[[str, Any], None] | None = None
+    #: Seed the variables ``env set --local`` stored (local/state/env.json); None: unless
+    #: CLAIMFLOW_LOCAL_STATE=ignore (the project's own tests set it: a developer's store stays theirs).
+    local_state: bool | None = None
+
     def __post_init__(self) -> None:
         self.settings = load_settings(self.settings_path or self.root / "local" / "settings.json")
+        self.source = SamTemplate.load(self.root / "template.yaml")
         self.ssm: EmbeddedSsm | None = None
         self.third_party: StubThirdPartyApi | None = None
         self.oauth: OAuthTokenEndpoint | None = None
         self.emulator: LambdaEmulator | None = None
         self.entra_keys: EntraKeysStandIn | None = None  # the tenant JWKS the entra hook checks calls against
         self._snapshot: Path | None = None
+
+    @property
+    def parameters(self) -> dict[str, str]:
+        """The template parameters this stack runs with: the template's defaults, local/settings.json's
+        ``parameters``, then ``parameter_overrides`` (as sam's ``--parameter-overrides``)."""
+        return SamTemplate(
+            self.source.path, self.source.document, {**self.settings.get("parameters", {}), **self.parameter_overrides}
+        ).parameters()
+
+    @property
+    def seeds_local_state(self) -> bool:
+        if self.local_state is not None:
+            return self.local_state
+        return os.environ.get(LOCAL_STATE_VARIABLE, "") != "ignore"
 
     def start(self) -> LocalDeployment:
         try:
@@ -162,45 +188,48 @@ class LocalDeployment:
         return self
 
     def _key_source(self, stage: str) -> KeySource:
-        """Keys made here (``ssm``) or in the embedded KMS (``kms``), as ``signing_key_store`` says."""
-        if self.settings.get("signing_key_store", "ssm") != "kms":
+        """Keys made here (``ssm``) or in the embedded KMS (``kms``), as the template's ``SigningKeyStore`` says."""
+        if self.parameters["SigningKeyStore"] != "kms":
             return LocalKeys()
         assert self.ssm is not None
         kms = KmsApi(endpoint=self.ssm.url, credentials=Credentials("testing", "testing"))
         return KmsKeys(kms, stage=stage, account=f"arn:aws:iam::{ACCOUNT}:root")  # moto's account
 
+    def seeded_env(self) -> dict[str, Any]:
+        """The variables this stack seeds: local/settings.json's, then what ``env set --local`` stored."""
+        store = LocalEnvStore(self.root).load() if self.seeds_local_state else {}
+        return merged_env(self.settings.get("env", {}), store)
+
     def _start(self) -> None:
+        self.ssm = EmbeddedSsm(port=self.ports.get("ssm", 0)).launch()  # moto imports while sam builds
+        routes = RouteTable.load(self.root / ROUTES_FILE)
         built = built_snapshot(self.root, build=self.build, log=self.log)
         self._snapshot = built.parent
         self.entra_keys = EntraKeysStandIn.for_settings(self.settings)
         if self.entra_keys is not None:
             self.settings = self.entra_keys.start().configured(self.settings)
-        self.ssm = EmbeddedSsm(port=self.ports.get("ssm", 0)).start()
+        self.ssm.start()
         client = self.ssm.client()
-        paths = seed_parameters(client, self.settings)
+        paths = seed_parameters(client, {**self.settings, "env": self.seeded_env()})
         create_tables(self.ssm.client("dynamodb"), built)
+        parameters = self.parameters
         keys = KeyManager(SsmParameterStore(client=client, max_age=0), paths, keys=self._key_source(paths.stage))
-        if keys.load() is None:
-            keys.init(alg=self.settings.get("signing_algorithm", "RS256"))
+        if keys.load() is None:  # as a deployed stack's first rotation: the template's algorithm
+            keys.init(alg=parameters["SigningAlgorithm"])
         self.oauth = self._identity_stack(client)
-        third_party = self.settings.get("third_party", {})
         self.third_party = StubThirdPartyApi(
-            api_key=third_party.get("api_key"),
-            subscribers=third_party.get("lifetime_subscribers", ()),
-            organizations=third_party.get("client_organizations", {}),
-            port=self.ports.get("third_party", 0),
+            routes=routes, port=self.ports.get("third_party", 0), on_unrouted=self._unrouted
         ).start()
         scopes = sorted({scope for client in self.settings.get("example_clients", {}).values() for scope in client["scopes"]})
         overrides = {
             "Stage": self.settings["stage"],
             "ThirdPartyApiUrl": self.third_party.url,
-            "SigningAlgorithm": self.settings.get("signing_algorithm", "RS256"),
-            "SigningKeyStore": self.settings.get("signing_key_store", "ssm"),
             # What discovery advertises: the example identity stack in front of the issuer.
             "TokenEndpoint": self.oauth.url,
             "TokenEndpointAuthMethods": "client_secret_basic,client_secret_post",
             "ScopesSupported": ",".join(scopes),
             "ClaimsHooks": ",".join(sorted(self.settings.get("hooks", {}))),
+            **self.settings.get("parameters", {}),
             **self.parameter_overrides,
         }
         common = {
@@ -208,21 +237,70 @@ class LocalDeployment:
             "AWS_ENDPOINT_URL_KMS": self.ssm.url,  # moto serves KMS too (SigningKeyStore=kms)
             "AWS_ENDPOINT_URL_DYNAMODB": self.ssm.url,  # and DynamoDB (the hooks' used signatures)
             "CLAIMFLOW_LOCAL_MODE": "1",
+            Env.LOCAL_ALLOWED_HOSTS: ",".join(self.settings.get("allowed_hosts", [])),
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "WARNING",
             **self.env_vars.get("Parameters", {}),
         }
+        per_function = {name: {Env.SOURCE_DIR: where} for name, where in self.source_dirs().items()}
+        for name, variables in self.env_vars.items():
+            if name != "Parameters":
+                per_function[name] = {**per_function.get(name, {}), **variables}
         self.emulator = LambdaEmulator(
             built,
             parameter_overrides=overrides,
-            env_vars={**self.env_vars, "Parameters": common},
+            env_vars={**per_function, "Parameters": common},
             port=self.ports.get("lambda", 0),
             url_ports={"JwksFunction": self.ports.get("jwks", 0), "IssuerFunction": self.ports.get("hooks", 0)},
             log=self.log,
+            observer=self.observer,
         ).start()
         self.oauth.grant.issuer = self.issuer_client()
         if self.warm:
             self.emulator.warm()
+
+    def source_dirs(self) -> dict[str, str]:
+        """Each function's code as the project holds it (``functions/<name>``), by logical id: what
+        error reports name instead of the build's copy."""
+        found = {}
+        for name in self.source.function_resources():
+            with contextlib.suppress(KeyError, ValueError):
+                found[name] = self.source.code_dir(name).relative_to(self.root.resolve()).as_posix()
+        return found
+
+    def _unrouted(self, method: str, path: str) -> None:
+        if self.log is not None:
+            with contextlib.suppress(ValueError):  # the log closed at shutdown
+                self.log.write(f"third-party stand-in: {method} {path} is no route of {ROUTES_FILE}: answered 404\n")
+                self.log.flush()
+
+    @property
+    def snapshot(self) -> Path | None:
+        """The folder of the build this stack runs (a private copy under .aws-sam/runs)."""
+        return self._snapshot
+
+    def rebuild(self) -> None:
+        """``sam build`` again and run the new build on the same ports (make dev, after the
+        template changed). A failed build raises ``BuildError`` and the running one stays."""
+        assert self.emulator is not None
+        built = built_snapshot(self.root, build=True, log=self.log)
+        try:
+            self.source = SamTemplate.load(self.root / "template.yaml")
+            self.emulator.set_function_environments({name: {Env.SOURCE_DIR: where} for name, where in self.source_dirs().items()})
+            self.emulator.reload(built)
+        except BaseException:
+            shutil.rmtree(built.parent, ignore_errors=True)
+            raise
+        old, self._snapshot = self._snapshot, built.parent
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)  # what still runs from it has its files open
+
+    def reload_routes(self) -> RouteTable:
+        """Serve ``local/third_party.yaml`` as it is now (raises ``RoutesError`` and keeps the old routes)."""
+        assert self.third_party is not None
+        routes = RouteTable.load(self.root / ROUTES_FILE)
+        self.third_party.configure(routes=routes)
+        return routes
 
     def _identity_stack(self, ssm_client: Any) -> OAuthTokenEndpoint:
         """The example identity stack's token endpoint, its clients seeded; it gets its issuer
@@ -233,9 +311,9 @@ class LocalDeployment:
         return OAuthTokenEndpoint(ClientCredentialsGrant(None, registry), port=self.ports.get("oauth", 0)).start()
 
     def stop(self) -> None:
-        for part in (self.emulator, self.third_party, self.oauth, self.ssm, self.entra_keys):
-            if part is not None:
-                part.stop()
+        parts = [part for part in (self.emulator, self.third_party, self.oauth, self.ssm, self.entra_keys) if part is not None]
+        with ThreadPoolExecutor(max_workers=5) as workers:  # together: each waits on its own servers and processes
+            list(workers.map(lambda part: part.stop(), parts))
         if self._snapshot is not None:
             shutil.rmtree(self._snapshot, ignore_errors=True)
             self._snapshot = None

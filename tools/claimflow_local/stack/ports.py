@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -49,12 +50,17 @@ def local_url(service: str) -> str:
 
 
 def busy_ports(ports: Mapping[str, int]) -> list[tuple[str, int]]:
-    """The (service, port) pairs something on 127.0.0.1 already listens on."""
+    """The (service, port) pairs something on 127.0.0.1 already listens on.
+
+    Probed as the servers bind (``SO_REUSEADDR``): connections of a make dev that just stopped,
+    still in TIME_WAIT, do not make a port busy; a listener does."""
     taken = []
     for name, port in ports.items():
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            if sys.platform != "win32":  # there SO_REUSEADDR would let two listeners share a port
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                probe.bind(("127.0.0.1", port))  # no SO_REUSEADDR: a listener (or TIME_WAIT) means busy
+                probe.bind(("127.0.0.1", port))
             except OSError:
                 taken.append((name, port))
     return taken

@@ -6,6 +6,7 @@ by the container's ``SecretRegistry`` so logs and error text can redact it.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, field
 
 from claimflow.binding_table import needed_for
@@ -37,6 +38,11 @@ class EnvironmentVariable:
             return self.is_secret
         raise KeyError(f"an environment variable has 'value' and 'isSecret', not {key!r}")
 
+    def __await__(self) -> Generator[None, None, EnvironmentVariable]:
+        """``await getEnvironmentVariable(key)``, as TypeScript lets one write it: the variable, at once."""
+        yield from ()
+        return self
+
     def __repr__(self) -> str:
         return f"EnvironmentVariable(value={REDACTED if self.is_secret else repr(self.value)}, is_secret={self.is_secret})"
 
@@ -62,7 +68,10 @@ class EnvironmentVariables:
 
 
 def get_environment_variable(key: str) -> EnvironmentVariable | None:
-    """The variable's value and whether it is secret, or None when not set (binding ``kinde.env``)."""
+    """The variable's value and whether it is secret, or None when not set (binding ``kinde.env``).
+
+    Not asynchronous (nor is the seed's); a variable can still be awaited, as TypeScript allows.
+    None cannot (Python awaits no None): test ``if variable`` before ``await variable``."""
     invocation = current_invocation()
     invocation.require(*needed_for("kinde.env"))
     services = invocation.services

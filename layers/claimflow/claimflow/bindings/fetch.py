@@ -16,13 +16,14 @@ import base64
 import json
 import os
 import time
-from collections.abc import Generator, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal, TypedDict, Unpack
 from urllib.parse import urljoin
 
 from claimflow.binding_table import needed_for
-from claimflow.errors import FetchError, FetchStatusError, ParameterStoreError
+from claimflow.bindings.fetch_result import FetchResult, dispatch
+from claimflow.errors import FetchError, FetchUsageError, ParameterStoreError
 from claimflow.infra.egress import CheckedUrl, check_url
 from claimflow.infra.http_client import HttpRequest, HttpResponse
 from claimflow.infra.logs import logger_for
@@ -36,40 +37,7 @@ _MAX_REDIRECTS = 3
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 #: Headers that never follow a redirect to another origin (plus those a workflow marks sensitive).
 _CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
-
-
-@dataclass(frozen=True)
-class FetchResult:
-    """The seed's ``{ data }``, plus the status, the headers and the URL that answered.
-
-    Awaitable (``await fetch(...)`` in an ``async`` workflow finishes at once) and subscriptable
-    with the seed's keys, so ``(await fetch(url, options))["data"]`` ports unchanged.
-    """
-
-    data: Any
-    status: int
-    headers: Mapping[str, str] = field(default_factory=dict)
-    url: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """Whether the status is below 400."""
-        return self.status < 400
-
-    def raise_for_status(self) -> FetchResult:
-        """Raise ``FetchStatusError`` on a 4xx or 5xx status; return the result otherwise."""
-        if not self.ok:
-            raise FetchStatusError(self.url, self.status, self.data)
-        return self
-
-    def __getitem__(self, key: str) -> Any:
-        if key not in ("data", "status", "headers"):
-            raise KeyError(f"a fetch result has 'data', 'status' and 'headers', not {key!r}")
-        return getattr(self, key)
-
-    def __await__(self) -> Generator[None, None, FetchResult]:
-        yield from ()
-        return self
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
 #: Option names as the seed spells them (and as Python does), to the keyword they set.
@@ -115,11 +83,11 @@ class FetchOptions:
     def merge(cls, url: str, options: Mapping[str, Any] | None, keywords: Mapping[str, Any], *, method: str) -> FetchOptions:
         """The options object and the keywords given; a name in both is refused."""
         if options is not None and not isinstance(options, Mapping):
-            raise FetchError(url, f"the options must be a mapping such as {{'method': 'GET'}}, not {type(options).__name__}")
+            raise FetchUsageError(url, f"the options must be a mapping such as {{'method': 'GET'}}, not {type(options).__name__}")
         merged: dict[str, Any] = {"method": method}
         unknown = sorted(set(keywords) - set(_OPTION_KEYS.values()))
         if unknown:
-            raise FetchError(
+            raise FetchUsageError(
                 url, f"unknown keyword {unknown[0]}=; the keywords are: {', '.join(sorted(set(_OPTION_KEYS.values())))}"
             )
         given = {name: value for name, value in keywords.items() if value is not None}
@@ -127,9 +95,9 @@ class FetchOptions:
             name = _OPTION_KEYS.get(key)
             if name is None:
                 accepted = ", ".join(k for k, v in _OPTION_KEYS.items() if "_" not in k)
-                raise FetchError(url, f"unknown option {key!r}; the options are: {accepted}")
+                raise FetchUsageError(url, f"unknown option {key!r}; the options are: {accepted}")
             if name in given:
-                raise FetchError(url, f"option {key!r} is given both in the options and as the keyword {name}=")
+                raise FetchUsageError(url, f"option {key!r} is given both in the options and as the keyword {name}=")
             merged[name] = value
         return cls(**{**merged, **given})
 
@@ -163,11 +131,13 @@ def _parse(url: str, response: HttpResponse, response_format: ResponseFormat) ->
 def _send(invocation: Invocation, url: str, options: FetchOptions, body: bytes | None, headers: dict[str, str]) -> FetchResult:
     method = str(options.method).upper()
     if method not in _METHODS:
-        raise FetchError(url, f"method {method} refused; use one of {', '.join(sorted(_METHODS))}")
+        raise FetchUsageError(url, f"method {method} refused; use one of {', '.join(sorted(_METHODS))}")
     if options.response_format not in ("json", "text"):
-        raise FetchError(url, f"responseFormat {options.response_format!r} refused; use 'json' or 'text'")
+        raise FetchUsageError(url, f"responseFormat {options.response_format!r} refused; use 'json' or 'text'")
     services = invocation.services
     allowed_hosts = tuple(invocation.settings.option("url", "allowedHosts", []))
+    if allowed_hosts and services.local_mode:  # locally, the stand-in (loopback) and local/settings.json's hosts too
+        allowed_hosts += _LOOPBACK_NAMES + services.local_allowed_hosts
     sensitive = _CREDENTIAL_HEADERS | {name.lower() for name in options.sensitive_headers}
     sent_headers = headers
     # One deadline for the whole call, every redirect hop included.
@@ -231,7 +201,8 @@ def fetch(url: str, options: Mapping[str, Any] | None = None, /, **keywords: Unp
     invocation.require(*needed_for("kinde.fetch"))
     chosen = FetchOptions.merge(url, options, keywords, method="GET")
     sent_headers = dict(chosen.headers or {})
-    return _send(invocation, url, chosen, _encode_body(chosen.body, sent_headers), sent_headers)
+    body = _encode_body(chosen.body, sent_headers)
+    return dispatch(lambda: _send(invocation, url, chosen, body, sent_headers))
 
 
 def encrypt_body(key: bytes, plaintext: bytes) -> str:
@@ -262,6 +233,10 @@ def secure_fetch(url: str, options: Mapping[str, Any] | None = None, /, **keywor
     invocation = current_invocation()
     invocation.require(*needed_for("kinde.secureFetch"))
     chosen = FetchOptions.merge(url, options, keywords, method="POST")
+    return dispatch(lambda: _secure_send(invocation, url, chosen))
+
+
+def _secure_send(invocation: Invocation, url: str, chosen: FetchOptions) -> FetchResult:
     name = invocation.services.paths.secure_fetch_key(invocation.settings.id)
     parameter = invocation.services.parameters.get(name, deadline=invocation.deadline)
     if parameter is None:

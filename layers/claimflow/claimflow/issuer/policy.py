@@ -76,7 +76,8 @@ def _checked(
         return Outcome.DENIED, reply["reason"]
     if reply["outcome"] == Outcome.FAILED:
         failure = reply["error"]
-        return Outcome.FAILED, f"{failure['type']}: {failure['message']}"
+        where = f" at {failure['location']}" if failure.get("location") else ""
+        return Outcome.FAILED, f"{failure['type']}: {failure['message']}{where}"
     patches: dict[TokenKind, tuple[dict[str, Any], bool]] = {}
     for name, patch in reply["patches"].items():
         token = TokenKind(name)
