@@ -45,7 +45,7 @@ KINDS: list[tuple[str, str]] = [
     (r"^\./claimflow env\b(?!.*--local)", "aws"),  # without --local: a stage's SSM in an account
     (r"<[A-Za-z][^>]*>|…|\.\.\.", "placeholder"),
     (r"^(export [A-Z_]+=|[A-Z_]+=[^ ]+$|fn=)", "setup"),
-    (r"^\./claimflow \w+ \w+ \| ", "synopsis"),
+    (r"^\./claimflow \w+ \w+ \| |^\./claimflow new$", "synopsis"),
     (r"^make docs\b", "server"),
     (r"^make (test|pytest|bench|reliability|load|lint|scan|sam-check|clean|venv|venv-sam|venv-scan)\b", "suite"),
     (r"^make provider\b|\bnpm\b|\bnode\b", "node"),

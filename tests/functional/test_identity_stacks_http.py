@@ -129,6 +129,20 @@ def test_preview_shows_each_stacks_sample_answered_with_the_claims(capsys: pytes
     assert "lifetime_subscriber" in answered
 
 
+@pytest.mark.parametrize("route", ["hydra", "supabase"])
+def test_preview_merges_a_hooks_claims_by_the_issuers_own_rules(route: str) -> None:
+    """The claims preview shows for a hook are the issuer's merge of the workflows' replies (base
+    claims, reserved claims, failure policy), so they are what the hook's URL answers its stack."""
+    from claimflow_local.cli.preview import preview
+
+    result = preview(ROOT / "events" / SAMPLES[route], root=ROOT)
+    assert result.hook_answer is not None and result.hook_answer["status"] == 200, result.hook_answer
+    shown, answered = result.final_claims["access_token"], hook_claims(route, result.hook_answer["body"])
+    assert shown.items() <= answered.items() and subscriber_claim(route).items() <= shown.items()
+    if route == "supabase":  # the merge starts from the claims the stack sent, as the issuer's does
+        assert shown["app_metadata"] == answered["app_metadata"] == {"provider": "email", "providers": ["email"]}
+
+
 # --- Entra's keys client against loopback JWKS servers ------------------------------------------
 
 

@@ -26,7 +26,7 @@ from claimflow_local.fetch_status import unchecked_data_reads
 from claimflow_local.iam import required_statements, ssm_arn
 from claimflow_local.project import Project
 from claimflow_local.scaffold import SOURCE_NAME, WorkflowBlock, render_block
-from claimflow_local.template import ISSUER, RegistryEntry, SamTemplate
+from claimflow_local.template import ISSUER, RegistryEntry, SamTemplate, TemplateError
 
 __all__ = ["CheckReport", "check_project", "find_problems"]
 
@@ -85,8 +85,10 @@ def _not_running(project: Project, configuration: _Configuration) -> set[str]:
     template resolves it there (DisabledWorkflows, and the examples where ExampleWorkflows keeps them off)."""
     known = set(project.template.document.get("Parameters", {}))
     overrides = {name: value for name, value in configuration.overrides.items() if name in known}
-    template = SamTemplate.load(project.template.path, parameter_overrides=overrides)
-    issuer = template.functions().get(ISSUER)
+    try:
+        issuer = SamTemplate.load(project.template.path, parameter_overrides=overrides).functions().get(ISSUER)
+    except TemplateError:  # a template the issuer cannot run with: its problems are reported, not this
+        return set()
     return _listed(str(issuer.environment.get("CLAIMFLOW_DISABLED_WORKFLOWS", ""))) if issuer else set()
 
 

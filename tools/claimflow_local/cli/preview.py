@@ -23,6 +23,7 @@ from claimflow.claims import NOTHING_RESERVED
 from claimflow.errors import ClaimflowError
 from claimflow.issuer.config import IssuerConfig, config_from_environment, registry_from_environment
 from claimflow.issuer.hooks import reserved_by
+from claimflow.issuer.policy import WorkflowRun, merge_runs
 from claimflow.issuer.request import parse_token_request
 from claimflow.issuer.service import invocation_payload
 from claimflow.tokens import TOKENS
@@ -218,6 +219,7 @@ def preview(event_path: Path, *, against: str = "local", root: Path = Path("."))
         reserved = reserved_by(hook, request.tokens) if hook else NOTHING_RESERVED
         registry = registry_from_environment(variables)
         runs = []
+        replies: list[WorkflowRun] = []  # what the issuer's own merge takes, for a hook's final claims
         for registration in registry.for_trigger(request.trigger):
             payload = invocation_payload(
                 registration, request, correlation_id="claimflow-preview", timeout_ms=registration.timeout_ms, reserved=reserved
@@ -226,7 +228,9 @@ def preview(event_path: Path, *, against: str = "local", root: Path = Path("."))
             if function_error:
                 detail = f"{reply.get('errorType')}: {reply.get('errorMessage')}"
                 runs.append(WorkflowPreview(registration.id, "failed", elapsed, detail=detail))
+                replies.append(WorkflowRun(registration, failure=f"function error: {detail}", duration_ms=elapsed))
                 continue
+            replies.append(WorkflowRun(registration, reply=reply, duration_ms=elapsed))
             changes = {token: dict(patch["set"]) for token, patch in reply.get("patches", {}).items() if patch["set"]}
             detail = reply.get("reason") or (_failure(reply["error"]) if reply.get("error") else "")
             fetch_errors = list(reply.get("fetch_errors") or [])
@@ -243,10 +247,13 @@ def preview(event_path: Path, *, against: str = "local", root: Path = Path("."))
             status, body = send(signed, stack.url)
             hook_answer = {"status": status, "body": body}
     result = Preview(request.trigger.value, runs)
-    if hook is not None:  # the stack signs: what the hook would answer, merged in registry order
-        for run in runs:
-            for token, claims in run.changes.items() if run.outcome == "ok" else ():
-                result.final_claims.setdefault(token, {}).update(claims)
+    if hook is not None:  # the stack signs: the claims the hook answers, merged by the issuer's own rules
+        try:
+            merged = merge_runs(replies, tokens=request.tokens, base=request.claims, reserved=reserved)
+        except ClaimflowError as error:  # a denial, or a stop failure: the hook refuses
+            result.error = f"{error.error_code}: {error.description}"
+        else:
+            result.final_claims = {kind.value: claims for kind, claims in merged.claims.items()}
         result.signed_by = hook.name
         result.hook_answer = hook_answer
         return result
