@@ -20,6 +20,7 @@ from claimflow.environment import SsmPaths
 from claimflow.errors import BindingNotAvailableError, OutsideInvocationError
 from claimflow.infra.logs import logger_for
 from claimflow.infra.secrets import SecretRegistry, container_secrets
+from claimflow.record.capture import Capture
 from claimflow.tokens import TOKENS, TokenKind
 
 if TYPE_CHECKING:
@@ -79,6 +80,8 @@ class Invocation:
     services: WorkflowServices
     deadline: float  # time.monotonic() value after which the workflow has no time left
     denial: str | None = None
+    #: What the run fetched (always, for its log line) and, when the issuer records, all it saw and did.
+    capture: Capture = field(default_factory=Capture)
 
     def require(self, *bindings: str) -> None:
         """Raise the seed's error, naming the first of ``bindings`` the workflow did not declare."""

@@ -37,10 +37,12 @@ _THROTTLE_BACKOFF_SECONDS = 0.05
 @dataclass(frozen=True)
 class InvokeReply:
     """A function's answer: ``function_error`` is Lambda's ``X-Amz-Function-Error`` (the body
-    is then the error object)."""
+    is then the error object); ``executed_version`` its ``X-Amz-Executed-Version`` (the version
+    an alias ran: what a recording names)."""
 
     payload: bytes
     function_error: str | None
+    executed_version: str | None = None
 
 
 class LambdaInvokeClient:
@@ -100,6 +102,7 @@ class LambdaInvokeClient:
             return InvokeReply(
                 payload=response.data,
                 function_error=response.headers.get("X-Amz-Function-Error"),
+                executed_version=response.headers.get("X-Amz-Executed-Version"),
             )
 
 

@@ -21,6 +21,7 @@ from claimflow.errors import ContractError
 __all__ = [
     "TOKEN_REPLY",
     "TOKEN_REQUEST",
+    "RECORDING",
     "WORKFLOW_INVOCATION",
     "Outcome",
     "WorkflowReport",
@@ -34,6 +35,7 @@ __all__ = [
 WORKFLOW_INVOCATION: Final = "claimflow.workflow-invocation/v1"
 TOKEN_REQUEST: Final = "claimflow.token-request/v1"
 TOKEN_REPLY: Final = "claimflow.token-reply/v1"
+RECORDING: Final = "claimflow.recording/v1"
 
 
 class Outcome(StrEnum):
@@ -61,6 +63,7 @@ SCHEMAS: Final = (
     "workflow-invocation-reply.v1",
     "token-request.v1",
     "token-reply.v1",
+    "recording.v1",
 )
 
 
