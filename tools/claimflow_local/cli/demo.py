@@ -19,7 +19,10 @@ from claimflow_local.stack.deployment import PROJECT_ROOT, LocalDeployment
 from claimflow_local.stack.ports import busy_ports, dev_ports
 from claimflow_local.stack.token_endpoint import TokenRequestEndpoint
 
-__all__ = ["run_demo", "run_dev"]
+__all__ = ["RECORDINGS", "run_demo", "run_dev"]
+
+#: Local mode records every login here (git-ignored); ``claimflow replay`` reads it by default.
+RECORDINGS = Path(".claimflow") / "recordings"
 
 
 def _verify(token: str, jwks: dict[str, Any], *, issuer: str, audience: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -37,7 +40,7 @@ def run_demo(*, root: Path = PROJECT_ROOT, result_path: Path | None = None) -> i
     result_path = result_path or root / "demo-result.json"
     log_path = root / ".demo-functions.log"
     started = time.perf_counter()
-    with log_path.open("w") as log, LocalDeployment(root=root, log=log) as stack:
+    with log_path.open("w") as log, LocalDeployment(root=root, log=log, recordings=root / RECORDINGS) as stack:
         ready_s = time.perf_counter() - started
         issuer = stack.issuer_client()
         request = json.loads((root / "events" / "issuer.user-token.json").read_text())
@@ -105,7 +108,7 @@ def run_dev(*, root: Path = PROJECT_ROOT) -> int:
             file=sys.stderr,
         )
         return 2
-    with LocalDeployment(root=root, log=sys.stderr, ports=ports) as stack:
+    with LocalDeployment(root=root, log=sys.stderr, ports=ports, recordings=root / RECORDINGS) as stack:
         assert stack.emulator is not None and stack.ssm is not None and stack.third_party is not None
         assert stack.oauth is not None
         issuer = stack.issuer_client()
@@ -125,6 +128,7 @@ claimflow is running locally (Ctrl-C stops it): the built functions (.aws-sam/bu
       aws lambda invoke --endpoint-url {stack.emulator.endpoint_url} --function-name IssuerFunction \\
           --cli-binary-format raw-in-base64-out --payload file://events/issuer.user-token.json out.json
   embedded SSM:                     {stack.ssm.url}   third-party stand-in: {stack.third_party.url}
+  every login is recorded in {RECORDINGS}/:  ./claimflow replay  |  ./claimflow explain TOKEN
 
   claims hooks (stacks that sign their own tokens):  {stack.hooks_url}/hooks/generic | hydra | zitadel
       an OpenID provider using them (node-oidc-provider, examples/oidc_provider):  make provider

@@ -141,6 +141,7 @@ class LocalDeployment:
     ports: Mapping[str, int] = field(default_factory=dict)
     warm: bool = True
     build: bool = True  # sam build first; False runs the last build as it is
+    recordings: Path | None = None  # where the issuer records every login (make dev, make demo: .claimflow/recordings)
 
     def __post_init__(self) -> None:
         self.settings = load_settings(self.settings_path or self.root / "local" / "settings.json")
@@ -201,6 +202,7 @@ class LocalDeployment:
             "CLAIMFLOW_LOCAL_MODE": "1",
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "WARNING",
+            **({"CLAIMFLOW_RECORD_DIR": str(self.recordings)} if self.recordings else {}),
             **self.env_vars.get("Parameters", {}),
         }
         self.emulator = LambdaEmulator(
