@@ -113,6 +113,11 @@ def replay_recordings(
             )
         except RecordingError as error:
             raise CommandError(str(error)) from None
+        # A sandbox's first invocation imports what the workflow needs (Lambda's cold start): once per
+        # trigger, untimed and discarded, so the timing is of replaying, not of starting.
+        for trigger in sorted({str(r.document["trigger"]) for r in loaded if r.document}):
+            warm_up = next(r for r in loaded if r.document and r.document["trigger"] == trigger)
+            replayer.replay(warm_up.document or {}, source=warm_up.source)
         ready = time.perf_counter()
         for recording in loaded:
             if recording.document is None:
@@ -207,7 +212,7 @@ def render(results: list[LoginReplay], timing: Mapping[str, float], *, as_json: 
     lines.append(
         f"timing: {len(results)} login(s) replayed in {timing['replay_s']:.2f} s, {timing['per_login_ms']:.1f} ms per login "
         f"(p50 {timing['p50_ms']:.1f}, p95 {timing['p95_ms']:.1f}, max {timing['max_ms']:.1f} ms); "
-        f"start {timing['start_s']:.1f} s (build, sandboxes)"
+        f"start {timing['start_s']:.1f} s (build, sandboxes, one untimed replay per trigger)"
     )
     return "\n".join(lines)
 
