@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 
 import jsonschema
@@ -122,6 +123,25 @@ def test_a_stuck_sink_drops_samples_and_never_holds_up_a_login() -> None:
     sink.gate.set()
     assert issuer.recorder.writer.flush(10)
     assert 1 <= len(sink.recordings) <= 3
+
+
+def test_pending_recordings_are_written_while_the_issuer_waits_on_the_next_logins_workflows() -> None:
+    sink = InMemorySink()
+    written_during_the_wait: list[int] = []
+
+    def slow(payload: dict[str, Any], context: Any) -> dict[str, Any]:
+        time.sleep(0.3)  # the issuer's thread waits here; the recorder's works
+        written_during_the_wait.append(len(sink.recordings))
+        return patching("slow", {"x": 1})(payload, context)
+
+    issuer = issuer_with([("slow", slow, "stop")])
+    issuer.recorder = Recorder(sink, sample_rate=1.0, stage="test", secrets=container_secrets(), max_delay=60)
+    issuer.issue(user_request())
+    time.sleep(0.2)
+    assert sink.recordings == {}  # not while the issuer was answering, nor after: it waits for the next wait
+    issuer.issue(user_request())
+    assert written_during_the_wait == [0, 1]
+    assert issuer.recorder.writer.flush(10) and len(sink.recordings) == 2
 
 
 class FailingSink:

@@ -90,7 +90,8 @@ class TokenIssuer:
         # names an organization): workflows are told, so setting one fails in the workflow.
         reserved = Reserved(claims={kind: frozenset(claims) - RESERVED_CLAIMS[kind] for kind, claims in minted.items()})
         record = self.recorder is not None and self.recorder.sampled()
-        runs = self.workflows.run(request, reserved=reserved, deadline=deadline, record=record)
+        waiting = self.recorder.idle if self.recorder is not None else None  # earlier recordings are written then
+        runs = self.workflows.run(request, reserved=reserved, deadline=deadline, record=record, waiting=waiting)
         try:
             issued = self._merge_and_sign(request, runs, minted, reserved, signer, deadline)
         except ClaimflowError as refused:
@@ -209,10 +210,17 @@ class WorkflowRunner:
         return merge_runs(runs, tokens=request.tokens, base=request.claims, reserved=reserved)
 
     def run(
-        self, request: TokenRequest, *, reserved: Reserved = NOTHING_RESERVED, deadline: float, record: bool = False
+        self,
+        request: TokenRequest,
+        *,
+        reserved: Reserved = NOTHING_RESERVED,
+        deadline: float,
+        record: bool = False,
+        waiting: Callable[[], None] | None = None,
     ) -> list[WorkflowRun]:
         """Invoke every workflow registered for the request's trigger, all at once; ``record``
-        asks each for what it saw and did."""
+        asks each for what it saw and did; ``waiting`` is called once they are all on their way
+        (this thread then only waits: a moment for background work)."""
         registrations = self.registry.for_trigger(request.trigger)
         if not registrations:
             return []
@@ -228,6 +236,8 @@ class WorkflowRunner:
             )
             task = self.dispatcher.submit(self._invoke, registration, payload, timeout_ms, trace)
             pending.append((registration, own_deadline, task))
+        if waiting is not None:
+            waiting()
         runs: list[WorkflowRun] = []
         for registration, own_deadline, task in pending:  # all run at once; waiting in order is fine
             if task.wait(own_deadline - time.monotonic()):

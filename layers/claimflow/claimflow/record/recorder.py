@@ -9,9 +9,11 @@ secret registry (each workflow's part was already redacted by the workflow's own
 writes it to the sink. A full queue drops the recording and counts it: a sample may lose a
 login, a login never waits for a sample.
 
-In Lambda the thread runs while the execution environment does: what it has not written when
-the function returns is written while the next invocation runs (or lost if the environment
-is reclaimed first); docs/recording-and-replay.md says why that was chosen and what it costs.
+The thread works while the issuer waits: the next token request calls ``idle()`` once its
+workflows are on their way (or ``max_delay`` after a recording arrived, if none comes). In
+Lambda the thread runs only while the execution environment does: what it has not written
+when the function returns is written during a later invocation, or lost if the environment
+is reclaimed first; docs/recording-and-replay.md says why that was chosen and what it costs.
 
 Pure Python: the sinks are ports (``RecordingSink``), S3 is an adapter (``s3_sink``).
 """
@@ -139,15 +141,34 @@ def login_document(login: _Login, *, stage: str) -> dict[str, Any]:
 
 
 class BackgroundWriter:
-    """A bounded queue and one daemon thread that renders and writes what is put on it."""
+    """A bounded queue and one daemon thread that renders and writes what is put on it.
 
-    def __init__(self, sink: RecordingSink, render: Callable[[Any], tuple[str, bytes]], *, max_pending: int = 64) -> None:
+    The thread does its work when told the login path is idle (``idle()``: the issuer calls it
+    as it starts waiting for the next request's workflows, when its own thread holds neither
+    the CPU nor the GIL), or ``max_delay`` seconds after an item arrived, whichever is first:
+    rendering and sending while the issuer is still answering would slow that answer down."""
+
+    def __init__(
+        self,
+        sink: RecordingSink,
+        render: Callable[[Any], tuple[str, bytes]],
+        *,
+        max_pending: int = 64,
+        max_delay: float = 2.0,
+    ) -> None:
         self.sink = sink
         self._render = render
         self._queue: queue.Queue[Any] = queue.Queue(max_pending)
+        self._go = threading.Event()
+        self.max_delay = max_delay
         self._thread: threading.Thread | None = None
         self._start = threading.Lock()
         self.written = self.dropped = self.failed = 0
+
+    def idle(self) -> None:
+        """The login path is waiting (on workflows): a good moment for the thread to work."""
+        if self._queue.unfinished_tasks:
+            self._go.set()
 
     def put(self, item: Any) -> bool:
         """Hand ``item`` over without waiting; False (and counted) when the queue is full."""
@@ -168,6 +189,7 @@ class BackgroundWriter:
         and local runs: the login path never calls it."""
         deadline = time.monotonic() + timeout
         while self._queue.unfinished_tasks:
+            self._go.set()
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.005)
@@ -176,6 +198,8 @@ class BackgroundWriter:
     def _work(self) -> None:
         while True:
             item = self._queue.get()
+            self._go.wait(self.max_delay)  # until the login path is idle, or long enough
+            self._go.clear()
             try:
                 name, body = self._render(item)
                 self.sink.write(name, body)
@@ -198,6 +222,7 @@ class Recorder:
         stage: str,
         secrets: SecretRegistry,
         max_pending: int = 64,
+        max_delay: float = 2.0,
         clock: Callable[[], float] = time.time,
         draw: Callable[[], float] = random.random,
         new_id: Callable[[], str] = lambda: os.urandom(8).hex(),
@@ -210,7 +235,12 @@ class Recorder:
         self.stage = stage
         self.secrets = secrets
         self._clock, self._draw, self._new_id = clock, draw, new_id
-        self.writer = BackgroundWriter(sink, self._render, max_pending=max_pending)
+        self.writer = BackgroundWriter(sink, self._render, max_pending=max_pending, max_delay=max_delay)
+
+    def idle(self) -> None:
+        """Called as the issuer starts waiting for a request's workflows: pending recordings are
+        written now, while its thread waits, rather than while it answers."""
+        self.writer.idle()
 
     def sampled(self) -> bool:
         """Whether to record this token request (one draw; 1 records all, 0 none)."""
