@@ -38,7 +38,10 @@ def claims_of(token: str) -> dict[str, Any]:
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Any]]:
     """Three logins through the local stack (a subscriber, someone else, an M2M client), recorded."""
     folder = tmp_path_factory.mktemp("recordings")
-    other = copy.deepcopy(sample("issuer.user-token.json")) | {"subject": "kp_0c2f9e81d4b7a6c5e3f1d2b4a6c8e0f1"}
+    other = copy.deepcopy(sample("issuer.user-token.json")) | {
+        "subject": "kp_0c2f9e81d4b7a6c5e3f1d2b4a6c8e0f1",
+        "correlation_id": "other-0001",
+    }
     requests = [sample("issuer.user-token.json"), other, sample("issuer.m2m-token.json")]
     with open(os.devnull, "w") as sink, LocalDeployment(root=ROOT, log=sink, recordings=folder) as stack:
         client = stack.issuer_client()
