@@ -142,6 +142,16 @@ def replay_recordings(
     return results, timing
 
 
+def _setters(then: str | None, now: str | None) -> str:
+    """``wf @v1 → @v2`` when one workflow set it both times, else both in full; (request): the
+    identity stack's token request carried the claim, no workflow set it."""
+    if then == now:
+        return then or "(request)"
+    if then and now and then.split(" ", 1)[0] == now.split(" ", 1)[0]:
+        return f"{then} → {now.split(' ', 1)[1] if ' ' in now else now}"
+    return f"{then or '(request)'} → {now or '(request)'}"
+
+
 def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -186,8 +196,7 @@ def render(results: list[LoginReplay], timing: Mapping[str, float], *, as_json: 
                 values = f"{show(change.old, limit=18)} → (none)"
             else:
                 values = f"{show(change.old, limit=12)} → {show(change.new, limit=12)}"
-            then, now = result.setters.get((change.token, change.claim), (None, None))
-            by = f"{then or '(request)'} → {now or '(request)'}" if then != now else then or "(request)"
+            by = _setters(*result.setters.get((change.token, change.claim), (None, None)))
             lines.append(f"{when:30} {token:22} {_short(change.claim, 22):22} {values:28} {by}")
     if not changed:
         lines.append("(no claim changed)")
