@@ -15,7 +15,6 @@ Pure Python: no AWS, no HTTP library, no runtime import (the runtime imports thi
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import threading
 import time
@@ -216,6 +215,8 @@ def code_sha256(code_dir: str) -> str:
     """A content hash of the function's code (its task root): a version that names the code
     itself, where Lambda's says ``$LATEST``. Bytecode is left out: the build derives it from the
     sources (hash-based, unchecked), and a source tree's caches come and go. Once per container."""
+    import hashlib  # only when recording: a workflow's cold start need not load OpenSSL's hashes
+
     root = Path(code_dir)
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*")):
