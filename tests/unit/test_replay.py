@@ -165,3 +165,14 @@ def test_a_plain_variable_gets_its_value_from_the_local_settings_or_is_an_error(
     values = env_values_from_settings(settings)
     assert values("addThirdPartyDataUsingEnvs", "API_REGION") == "eu-west-1" and values("other", "API_REGION") is None
     assert replayer(unchanged_handlers(), env_values=values).replay(recording).errors == []
+
+
+def test_a_file_that_is_not_a_recording_is_kept_as_an_error_naming_it(tmp_path: Any) -> None:
+    from claimflow_local.replay import load_recordings
+
+    (tmp_path / "good.json").write_text(json.dumps(recorded_login()))
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "bad.json").write_text('{"contract": "something else"}')
+    loaded = load_recordings([tmp_path])
+    assert [r.document is not None for r in loaded] == [False, True]  # errors first, then by time
+    assert loaded[0].error is not None and "bad.json: not a recording" in loaded[0].error
