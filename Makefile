@@ -8,6 +8,7 @@ PYTHON_RUNTIME  := $(shell scripts/find-python $(RUNTIME_VERSION))
 VENV            := .venv
 VENV_SAM        := .venv-sam
 VENV_SCAN       := .venv-scan
+VENV_DOCS       := .venv-docs
 # The Lambda runtime's own packages (boto3, AWS's runtime interface client) for local sandboxes.
 LAMBDA_RUNTIME  := .lambda-runtime/python$(RUNTIME_VERSION)
 PY              := $(VENV)/bin/python
@@ -45,6 +46,12 @@ $(VENV_SCAN)/.stamp: requirements-scan.txt
 	$(VENV_SCAN)/bin/python $(PIP_INSTALL) -r requirements-scan.txt
 	touch $@
 
+$(VENV_DOCS)/.stamp: requirements-docs.txt
+	@echo "== docs tools ($(VENV_DOCS)): mkdocs, mkdocs-material, mkdocstrings"
+	$(PYTHON_RUNTIME) -m venv $(VENV_DOCS)
+	$(VENV_DOCS)/bin/python $(PIP_INSTALL) -r requirements-docs.txt
+	touch $@
+
 $(LAMBDA_RUNTIME)/.stamp: requirements-lambda-runtime.txt requirements-lambda-ric.txt
 	@echo "== 3/4 the local Lambda runtime ($(LAMBDA_RUNTIME)): boto3 and awslambdaric, outside every venv"
 	rm -rf $(LAMBDA_RUNTIME)
@@ -53,10 +60,11 @@ $(LAMBDA_RUNTIME)/.stamp: requirements-lambda-runtime.txt requirements-lambda-ri
 		-r requirements-lambda-ric.txt || echo "no awslambdaric wheel here: sandboxes run the built-in runtime client"
 	touch $@
 
-.PHONY: venv venv-sam venv-scan lambda-runtime build
+.PHONY: venv venv-sam venv-scan venv-docs lambda-runtime build
 venv: $(VENV)/.stamp ## the project venv (.venv)
 venv-sam: $(VENV_SAM)/.stamp ## SAM CLI's venv (.venv-sam)
 venv-scan: $(VENV_SCAN)/.stamp ## checkov's venv (.venv-scan)
+venv-docs: $(VENV_DOCS)/.stamp ## the docs tools' venv (.venv-docs)
 lambda-runtime: $(LAMBDA_RUNTIME)/.stamp ## boto3 and awslambdaric as Lambda's runtime has them, for local runs
 
 # What deploys is what runs locally: sam build (cached: seconds when nothing changed).
@@ -103,7 +111,19 @@ scan: venv-scan ## checkov on template.yaml
 	$(VENV_SCAN)/bin/checkov --skip-download --file template.yaml --framework cloudformation --compact --quiet
 
 .PHONY: test
-test: lint sam-check scan pytest ## everything CI runs: lint, sam-check, scan and pytest
+test: lint sam-check scan docs-build pytest ## everything CI runs: lint, sam-check, scan, docs-build and pytest
+
+# The docs site (mkdocs.yml, docs/): its reference pages are generated from the code on every build.
+DOCS_PORT := $(or $(PORT),8000)
+
+.PHONY: docs docs-build
+docs docs-build: export CLAIMFLOW_DOCS_PYTHON := $(CURDIR)/$(PY)
+docs docs-build: export NO_MKDOCS_2_WARNING := 1
+docs: venv venv-docs ## serve the docs site on 127.0.0.1:8000, rebuilt as you save (PORT=8001 moves it)
+	$(VENV_DOCS)/bin/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
+
+docs-build: venv venv-docs ## build the docs site into site/ with mkdocs build --strict (a broken link fails)
+	$(VENV_DOCS)/bin/mkdocs build --strict --quiet
 
 .PHONY: bench
 bench: $(LOCAL) ## benchmarks, as ratios against baselines in the same run; writes bench/results.json
@@ -111,7 +131,7 @@ bench: $(LOCAL) ## benchmarks, as ratios against baselines in the same run; writ
 
 .PHONY: clean
 clean: ## remove the venvs, the build and the caches
-	rm -rf $(VENV) $(VENV_SAM) $(VENV_SCAN) .lambda-runtime .aws-sam .pytest_cache .mypy_cache .ruff_cache demo-result.json
+	rm -rf $(VENV) $(VENV_SAM) $(VENV_SCAN) $(VENV_DOCS) site .lambda-runtime .aws-sam .pytest_cache .mypy_cache .ruff_cache demo-result.json
 
 .PHONY: load
 load: $(LOCAL) ## the load run alone (bench.load)

@@ -1,7 +1,7 @@
 """``make bench``: run every benchmark, print each against its target, write
-bench/results.json and the table in README § Performance.
+bench/results.json and the table in docs/performance.md (the docs site's Performance page).
 
-    python -m bench [--only KEY_PREFIX ...] [--no-readme]
+    python -m bench [--only KEY_PREFIX ...] [--no-docs]
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cases, cold, emulated
+from bench import cases, cold, emulated, hooks
 from claimflow_local.stack.ssm import EmbeddedSsm
 from claimflow_local.stack.third_party import StubThirdPartyApi
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).with_name("results.json")
-README = ROOT / "README.md"
+DOC = ROOT / "docs" / "performance.md"
 TABLE_START, TABLE_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
@@ -59,8 +59,10 @@ def table(numbers: dict[str, Any], details: dict[str, dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--only", nargs="*", default=[], help="run the steps whose title starts with one of these")
-    parser.add_argument("--no-readme", action="store_true", help="do not rewrite README § Performance")
+    parser.add_argument("--no-docs", action="store_true", help=f"do not rewrite the table in {DOC.relative_to(ROOT)}")
     args = parser.parse_args(argv)
+    if not args.no_docs and not args.only and TABLE_START not in DOC.read_text():  # say so before minutes of work
+        parser.error(f"{DOC.relative_to(ROOT)} has no {TABLE_START} block for the table; restore it or pass --no-docs")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")  # the embedded SSM takes any signature
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -81,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         ("fan-out", lambda: cases.fanout(stub)),
         ("tcp connections", lambda: cases.tcp_connections(stub)),
         ("peak rss", emulated.peak_rss),
+        ("claims hooks", hooks.claims_hooks),
     ]
     try:
         for title, step in steps:
@@ -104,12 +107,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key:44} {value!s:>10}  {info.get('target', '—')!s:>8}  {verdict(value, info)}")
     elapsed = time.perf_counter() - started
     print(f"\n{machine['cores']} cores, Python {machine['python']}; {elapsed:.0f} s" + ("" if args.only else f"; wrote {OUT}"))
-    if not args.no_readme and not args.only:
-        text = README.read_text()
-        block = f"{TABLE_START}\n{table(numbers, details)}\n{TABLE_END}"
-        README.write_text(re.sub(re.escape(TABLE_START) + ".*?" + re.escape(TABLE_END), lambda _: block, text, flags=re.S))
-        print(f"rewrote the table in {README.relative_to(ROOT)} § Performance")
+    if not args.no_docs and not args.only:
+        write_table(DOC, table(numbers, details))
+        print(f"rewrote the table in {DOC.relative_to(ROOT)}")
     return 0
+
+
+def write_table(page: Path, rows: str) -> None:
+    """Replace what lies between the page's bench markers with ``rows``; a page without them is an error."""
+    text = page.read_text()
+    pattern = re.escape(TABLE_START) + ".*?" + re.escape(TABLE_END)
+    if not re.search(pattern, text, flags=re.S):
+        raise SystemExit(f"{page} has no {TABLE_START} … {TABLE_END} block to rewrite")
+    block = f"{TABLE_START}\n{rows}\n{TABLE_END}"
+    page.write_text(re.sub(pattern, lambda _: block, text, flags=re.S))
 
 
 if __name__ == "__main__":

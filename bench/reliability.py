@@ -39,6 +39,9 @@ SUITES = {
         ]
     ),
     "key rotation, each write failing in turn": "tests/unit/test_keys.py",
+    "SSM outages: the stale bound, a rotation cycle under an outage": " ".join(
+        ["tests/unit/test_stale_bound.py", "tests/functional/test_rotation_under_ssm_outage.py"]
+    ),
     "local servers: framing, timeouts, example identity stack": " ".join(
         ["tests/functional/test_loopback_framing.py", "tests/functional/test_identity_stack_example.py"]
     ),
@@ -104,6 +107,15 @@ FIGURES = {
     "secret_variants": "a secret with a trailing newline through every sink (log, JSON log, errors, URL, header, deny, claim)",
     "continue_oversize": "a continue workflow whose claims would pass the 8 KiB token limit",
     "rotation_write_failures": "each SSM write of init/add/promote/retire failing in turn: tokens signed by an unpublished key",
+    "ssm_down_past_max_stale": "SSM down for longer than MaxStaleSeconds (cache TTL 1 s, MaxStaleSeconds 2 s; emulator): "
+    "tokens served stale, then temporarily_unavailable; late_tokens: any signed past the bound",
+    "rotation_under_ssm_outage": "a rotation cycle under an SSM outage (publish, promote, retire while the issuer cannot read "
+    "SSM): tokens issued, requests refused, tokens that did not verify against the JWKS of their moment",
+    "hook_replays_across_containers": "hook replays across containers: one signed call sent by racing callers (a container "
+    "each) and again after a cold start",
+    "hook_replays_warm_latency": "a signed hook call (one DynamoDB conditional put) and its replay on a warm issuer, "
+    "against an API-key hook running the same workflows",
+    "hook_replay_store_unreachable": "the hooks' replay table down or hanging: signed calls refused (fail closed)",
 }
 
 
@@ -113,6 +125,11 @@ def figure_rows(figures: dict[str, list[object]]) -> list[str]:
         values = figures.get(name)
         if not values:
             rows.append(f"| {title} | not measured |")
+        elif name == "hook_replays_across_containers":
+            rows += [
+                f"| {title} | {v['accepted']} of {v['sends']} sends accepted across {v['containers']} containers |"  # type: ignore[index]
+                for v in values
+            ]
         elif name == "rotation_write_failures":
             unpublished = sum(int(v["unpublished"]) for v in values)  # type: ignore[index]
             rows.append(f"| {title} | {len(values)} failure points, {unpublished} tokens signed by an unpublished key |")

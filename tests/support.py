@@ -7,7 +7,11 @@ import importlib.util
 import itertools
 import json
 import os
+import random
+import socket
 import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -81,3 +85,44 @@ def npm_installed(directory: Path) -> Path:
         subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=directory, check=True, capture_output=True, timeout=300)
         stamp.write_text(digest)
     return directory
+
+
+@contextmanager
+def holding_ports(count: int, *, listen: bool) -> Iterator[int]:
+    """Hold ``count`` consecutive loopback ports (below the ephemeral range, so no other
+    process is handed one meanwhile) and yield the first: listening, they are busy; only bound,
+    a connection to them is refused. A block someone else already uses is skipped."""
+    for base in random.Random().sample(range(20000, 32000, count), 200):
+        with ExitStack() as held:
+            try:
+                for port in range(base, base + count):
+                    holder = held.enter_context(socket.socket())
+                    holder.bind(("127.0.0.1", port))  # no SO_REUSEADDR: nobody else can bind it now
+                    if listen:
+                        holder.listen()
+            except OSError:
+                continue
+            yield base
+            return
+    raise AssertionError(f"no {count} consecutive free ports on 127.0.0.1")
+
+
+def hook_claims(route: str, answer: Any) -> dict[str, Any]:
+    """The access-token claims a claims hook's answer gives its stack, read from that stack's shape."""
+    if route == "hydra":
+        return dict(answer["session"]["access_token"])
+    if route == "zitadel":
+        return {claim["key"]: claim["value"] for claim in answer["append_claims"]}
+    if route == "okta":
+        patches = [c for c in answer["commands"] if c["type"] == "com.okta.access.patch"]
+        return {op["path"].removeprefix("/claims/"): op["value"] for c in patches for op in c["value"] if op["op"] == "add"}
+    if route == "entra":
+        return dict(answer["data"]["actions"][0]["claims"])
+    if route == "supabase":
+        return dict(answer["claims"])
+    return dict(answer["claims"]["access_token"])  # generic
+
+
+#: What the seed workflows add for a lifetime subscriber, as each stack carries it (Entra: strings only).
+def subscriber_claim(route: str) -> dict[str, Any]:
+    return {"lifetime_subscriber": "true" if route == "entra" else True}

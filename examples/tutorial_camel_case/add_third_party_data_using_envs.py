@@ -1,5 +1,6 @@
 """The tutorial's second workflow in the seed's own spelling (``claimflow.kinde``): the API key
-comes from ``getEnvironmentVariable`` (SSM; a SecureString is redacted in logs)."""
+comes from ``getEnvironmentVariable`` (SSM; a SecureString is redacted in logs). As in the first,
+a 404 is "no such record" and any other error status (a wrong key's 401) fails the workflow."""
 
 import os
 
@@ -37,19 +38,21 @@ async def FetchThirdPartyDataWorkflow(event: onUserTokenGeneratedEvent) -> None:
         return
 
     loggedInUserId = event.context.user.id
-    userData = (
-        await fetch(
-            f"{os.environ.get('API_BASE_URL', 'https://my-website.com')}/api/user/{loggedInUserId}",
-            {
-                "method": "GET",
-                "responseFormat": "json",
-                "headers": {
-                    "Authorization": f"Bearer {apiKey}",
-                    "Content-Type": "application/json",
-                },
+    response = await fetch(
+        f"{os.environ.get('API_BASE_URL', 'https://my-website.com')}/api/user/{loggedInUserId}",
+        {
+            "method": "GET",
+            "responseFormat": "json",
+            "headers": {
+                "Authorization": f"Bearer {apiKey}",
+                "Content-Type": "application/json",
             },
-        )
-    )["data"]
+        },
+    )
+    if response["status"] == 404:  # no such record: not a subscriber
+        accessToken.lifetime_subscriber = False
+        return
+    userData = response.raise_for_status()["data"]  # any other error status is a failure, never a claim
 
     accessToken.lifetime_subscriber = userData.get("lifetime_subscriber") or False
 

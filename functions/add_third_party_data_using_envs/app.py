@@ -1,7 +1,9 @@
 """The seed's second workflow: the same lookup, authenticated with an API key from the
 environment variables (``kinde.env``: SSM Parameter Store, the key a SecureString).
 
-Ported line by line from the tutorial.
+Ported line by line from the tutorial, but for the answer's status: a 404 is "no such record"
+(not a subscriber) and any other error status (a 401 for a wrong key, a 500) fails the workflow,
+where the seed's fetch would read its JSON body as ``lifetime_subscriber=false``.
 """
 
 import os
@@ -40,7 +42,7 @@ def fetch_third_party_data_workflow(event: EventView) -> None:
         return
 
     logged_in_user_id = event.context.user.id
-    user_data = fetch(
+    response = fetch(
         f"{os.environ.get('API_BASE_URL', 'https://my-website.com')}/api/user/{logged_in_user_id}",
         method="GET",
         response_format="json",
@@ -48,7 +50,11 @@ def fetch_third_party_data_workflow(event: EventView) -> None:
             "Authorization": f"Bearer {api_key}",
             "Content-Type": "application/json",
         },
-    ).data
+    )
+    if response.status == 404:  # no such record: not a subscriber
+        access_token.lifetime_subscriber = False
+        return
+    user_data = response.raise_for_status().data  # any other error status is a failure, never a claim
 
     access_token.lifetime_subscriber = user_data.get("lifetime_subscriber") or False
 

@@ -28,12 +28,15 @@ def test_the_deployed_issuer_signs_tokens_its_jwks_verifies() -> None:
     response = IssuerClient(outputs["IssuerFunctionName"]).request_tokens(sample("issuer.user-token.json"))
     with urllib.request.urlopen(outputs["JwksUrl"], timeout=10) as reply:
         jwks = json.loads(reply.read())
-    header = jwt.get_unverified_header(response.access_token)
+    key = jwt.PyJWKSet.from_dict(jwks)[jwt.get_unverified_header(response.access_token)["kid"]]
     claims = jwt.decode(
         response.access_token,
-        jwt.PyJWKSet.from_dict(jwks)[header["kid"]],
-        algorithms=[header["alg"]],
+        key,
+        algorithms=[key.algorithm_name],  # the JWKS says which; never the token's own header
         audience="https://api.example.com/v1",
         issuer=outputs["IssuerUrl"].rstrip("/"),
     )
-    assert "lifetime_subscriber" in claims
+    assert claims["sub"] == sample("issuer.user-token.json")["subject"]
+    # the examples run only where ExampleWorkflows enables them (a default deploy: none)
+    ran = {run["id"] for run in response.workflows}
+    assert ("lifetime_subscriber" in claims) == bool(ran & {"addThirdPartyDataToAccessToken", "addThirdPartyDataUsingEnvs"})

@@ -150,18 +150,26 @@ def test_third_party_faults(stack: LocalDeployment, lam: Any, fault: str, policy
 
 
 @pytest.mark.parametrize("policy", POLICIES)
-@pytest.mark.parametrize("status", [404, 500, 503])
-def test_a_third_party_error_status_is_data_to_the_seed_workflow(
+@pytest.mark.parametrize("status", [401, 404, 500, 503])
+def test_a_third_party_error_status_is_no_record_or_a_failure_never_a_false_claim(
     stack: LocalDeployment, lam: Any, status: int, policy: str
 ) -> None:
-    # The seed's fetch returns {data} whatever the status, and `userData.lifetime_subscriber || false` is false.
+    # The seed's fetch returns {data} whatever the status, and `userData.lifetime_subscriber || false` would be
+    # false for a real subscriber; the shipped workflow reads 404 as no such record and fails on any other.
     register(stack, lam, [(*SEED_A, policy)])
     assert stack.third_party is not None
-    stack.third_party.configure(status=status)
+    stack.third_party.configure(status=status)  # a JSON body: {"error": "injected failure"}
     reply, elapsed = issue(lam)
     assert_clean(reply, elapsed)
-    assert claims_of(reply)["lifetime_subscriber"] is False
-    assert outcome(reply, SEED_A[0]) == "ok"
+    if status == 404:
+        assert claims_of(reply)["lifetime_subscriber"] is False
+        assert outcome(reply, SEED_A[0]) == "ok"
+    elif policy == "stop":
+        assert reply["error"] == "server_error" and SEED_A[0] in reply["error_description"]
+    else:
+        assert "lifetime_subscriber" not in claims_of(reply) and outcome(reply, SEED_A[0]) == "failed"
+    (line,) = reply["workflows"]
+    assert [e["status"] for e in line["fetch_errors"]] == [status]
 
 
 @pytest.mark.parametrize("policy", POLICIES)

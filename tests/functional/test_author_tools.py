@@ -8,7 +8,6 @@ import io
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -20,10 +19,10 @@ import pytest
 from claimflow.binding_table import BINDINGS
 from claimflow_local.cli import main as cli
 from claimflow_local.cli.check import check_project
-from claimflow_local.stack.ports import PORT_BASE_VARIABLE
+from claimflow_local.stack.ports import DEV_PORTS, PORT_BASE_VARIABLE, dev_ports
 from claimflow_local.stack.ssm import EmbeddedSsm
 from tests.functional.test_toolkit import edit, project_copy
-from tests.support import ROOT
+from tests.support import ROOT, holding_ports
 
 ONE_LINE = re.compile(r"^claimflow \w+: [^\n]+\n$")
 
@@ -184,6 +183,96 @@ def test_new_with_policy_continue_checks_at_once_and_says_how_to_run_it(
     assert check_project(root).problems == []
 
 
+def test_new_writes_the_whole_block_so_the_operations_invariants_and_check_hold_on_the_result(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = project_copy(tmp_path)
+    status, _, _ = run_cli(
+        capsys, "--root", str(root), "new", "add-tier", "--trigger", "user:tokens_generation",
+        "--bindings", "kinde.env", "kinde.secureFetch",
+    )  # fmt: skip
+    assert status == 0
+    assert check_project(root).problems == []
+    assert not (root / "functions" / "add_tier" / "Makefile").exists()  # built by functions/Makefile, as every function
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", "tests/template/test_operations.py"],
+        cwd=ROOT,
+        env={**os.environ, "CLAIMFLOW_TEMPLATE": str(root / "template.yaml")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    rollback = "test_operations.py::test_each_deployment_rolls_back_on_alarms_watching_that_function"
+    assert f"PASSED tests/template/{rollback}[AddTierFunction]" in run.stdout  # the new workflow among them
+
+
+def test_new_refuses_a_template_it_cannot_edit_as_the_block_reads_before_writing_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = project_copy(tmp_path)
+    others = ("AddThirdPartyDataUsingEnvsFunction", "MapClientToOrganizationFunction")
+    # One alias, written as a scalar: not the list new extends.
+    edit(root / "template.yaml", "".join(f"                - !Ref {name}.Alias\n" for name in others), "")
+    edit(root / "template.yaml", "              Resource:\n                - !Ref Add", "              Resource: !Ref Add")
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and "layers" not in p.parts}
+    status, _, err = run_cli(capsys, "--root", str(root), "new", "add-tier", "--trigger", "user:tokens_generation")
+    assert status == 2 and ONE_LINE.match(err), err
+    assert "template.yaml is laid out in a way new cannot edit (compare it with tools/claimflow_local/scaffold/" in err
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and "layers" not in p.parts} == before
+
+
+def _without(text: str, resource: str) -> str:
+    """template.yaml with one resource's (or Output's) lines cut out, as a hand edit would."""
+    cut = re.sub(rf"\n  {resource}:\n(?:(?:    .*)?\n)*", "\n", text)
+    assert cut != text, resource
+    return cut
+
+
+ALIAS_DIMENSION = 'Value: !Sub "${AddThirdPartyDataToAccessTokenFunction}:live"'
+EDITED_BLOCKS = {
+    "an alarm deleted": (
+        lambda text: _without(text, "MapClientToOrganizationFunctionP99Alarm"),
+        "template.yaml: MapClientToOrganizationFunctionP99Alarm of workflow mapClientToOrganization's block is missing — "
+        "add it as tools/claimflow_local/scaffold/workflow.yaml writes @{logical_id}P99Alarm "
+        "(@{logical_id} = MapClientToOrganizationFunction, @{workflow_id} = mapClientToOrganization)",
+    ),
+    "an alarm watching $LATEST": (
+        lambda text: text.replace(ALIAS_DIMENSION, "Value: !Ref AddThirdPartyDataToAccessTokenFunction"),
+        "template.yaml: AddThirdPartyDataToAccessTokenFunctionErrorsAlarm has Properties.Dimensions [",
+    ),
+    "an output deleted": (
+        lambda text: _without(text, "AddThirdPartyDataUsingEnvsFunctionArn"),
+        "template.yaml: Output AddThirdPartyDataUsingEnvsFunctionArn of workflow addThirdPartyDataUsingEnvs's block is missing",
+    ),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(EDITED_BLOCKS))
+def test_check_names_a_block_resource_edited_by_hand_and_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: str
+) -> None:
+    root = project_copy(tmp_path)
+    change, expected = EDITED_BLOCKS[edit]
+    template = root / "template.yaml"
+    template.write_text(change(template.read_text()))
+    status, out, _ = run_cli(capsys, "--root", str(root), "check")
+    assert status == 1
+    assert expected in out, out
+    assert out.splitlines()[-1] == "claimflow check: 1 problem(s) (1 warning(s))"
+
+
+def test_what_the_block_does_not_write_is_the_workflows_own_to_choose(tmp_path: Path) -> None:
+    root = project_copy(tmp_path)
+    edit(
+        root / "template.yaml",
+        '      Description: "workflow mapClientToOrganization (M2M example): the client\'s org_code from a directory lookup"\n',
+        '      Description: "our own words"\n      Timeout: 10\n      MemorySize: 1024\n'
+        "      Environment:\n        Variables:\n          DIRECTORY_URL: https://directory.example\n",
+    )
+    assert check_project(root).problems == []
+
+
 def test_check_reports_a_claim_two_workflows_write_and_disabled_workflows_settle_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -214,19 +303,18 @@ def test_check_reports_a_claim_two_workflows_write_and_disabled_workflows_settle
     ]
 
 
-def test_a_second_make_dev_on_busy_ports_exits_naming_the_port() -> None:
-    with socket.socket() as holder:
-        holder.bind(("127.0.0.1", 0))
-        holder.listen()
-        port = holder.getsockname()[1]
-        environment = {**os.environ, PORT_BASE_VARIABLE: str(port - 3)}  # the ssm port (base + 3) is taken
-        started = time.perf_counter()
+def test_a_second_make_dev_on_busy_ports_exits_naming_each_port_before_starting_anything() -> None:
+    with holding_ports(len(DEV_PORTS), listen=True) as base:  # all of a make dev's ports, held here
+        environment = {**os.environ, PORT_BASE_VARIABLE: str(base)}
         run = subprocess.run(
-            [sys.executable, "-m", "claimflow_local", "dev"], env=environment, capture_output=True, text=True, timeout=60
+            [sys.executable, "-m", "claimflow_local", "dev"], env=environment, capture_output=True, text=True, timeout=120
         )
-    assert run.returncode == 2 and time.perf_counter() - started < 10
-    assert f"make dev: port {port} (ssm) already in use on 127.0.0.1 — is another make dev running?" in run.stderr
-    assert "Traceback" not in run.stderr
+    taken = ", ".join(f"{port} ({name})" for name, port in dev_ports(environment).items())
+    assert run.returncode == 2
+    assert run.stderr == (  # that one line: no build, no stack, no traceback
+        f"make dev: port {taken} already in use on 127.0.0.1 — is another make dev running? "
+        f"Stop it, or move every port: make dev PORT_BASE={base + 100}\n"
+    )
 
 
 def test_make_help_lists_every_target() -> None:

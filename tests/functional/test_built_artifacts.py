@@ -10,6 +10,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from claimflow_local.stack.deployment import LocalDeployment
 from tests.support import ROOT
 
@@ -67,13 +69,37 @@ def test_a_rebuild_while_a_stack_runs_leaves_what_its_functions_run_as_it_was(tm
     assert not any((root / ".aws-sam" / "runs").iterdir())  # the stack's snapshot went with it
 
 
-def test_what_deploys_is_bytecode_lambda_uses_as_is_with_pregenerated_validators() -> None:
+def test_every_function_is_built_by_the_one_shared_rule_and_a_change_to_it_reaches_all_on_a_cached_build(
+    tmp_path: Path,
+) -> None:
+    """functions/Makefile is outside every CodeUri, so sam build --cached's source hashes never see
+    it: this holds only while SAM CLI rebuilds Python functions on every run (as 1.170 does)."""
+    from claimflow_local.stack.deployment import sam_build
+    from claimflow_local.template import SamTemplate
+
+    root = project_copy(tmp_path)
+    sam_build(root)
+    makefile = root / "functions" / "Makefile"
+    makefile.write_text(makefile.read_text() + '\t: > "$(ARTIFACTS_DIR)/built-by-functions-makefile"\n')
+    built = sam_build(root).parent
+    functions = sorted(SamTemplate.load(root / "template.yaml").function_resources())
+    assert functions
+    assert [name for name in functions if not (built / name / "built-by-functions-makefile").exists()] == []
+
+
+def test_what_deploys_is_bytecode_lambda_uses_as_is_with_pregenerated_validators(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first build (a fresh clone: nothing cached) where Python writes bytecode as it imports,
+    as it does unless PYTHONDONTWRITEBYTECODE is set: the build's own imports must not leave
+    timestamp .pyc behind that compileall then keeps as up to date."""
     import subprocess
     import sys
 
     from claimflow_local.stack.deployment import sam_build
 
-    build = sam_build(ROOT).parent  # .aws-sam/build
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    build = sam_build(project_copy(tmp_path)).parent  # .aws-sam/build
     sources = list(build.rglob("*.py"))
     assert len(sources) > 500
     for source in sources:

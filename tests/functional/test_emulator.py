@@ -46,11 +46,12 @@ def crash(event, context):
     raise ValueError("bad input: " + str(event.get("n")))
 
 def slow(event, context):
-    time.sleep(5)
+    time.sleep(60)
 
 def sleepy(event, context):
+    started = time.time()
     time.sleep(0.3)
-    return os.getpid()
+    return {"pid": os.getpid(), "started": started, "ended": time.time()}
 
 def unserializable(event, context):
     return {1, 2}
@@ -75,7 +76,7 @@ Parameters:
 Globals:
   Function:
     Runtime: python3.12
-    Timeout: 3
+    Timeout: 30
     Environment:
       Variables:
         GREETING: !Ref Greeting
@@ -143,7 +144,7 @@ def test_a_handler_gets_the_payload_its_template_environment_and_lambdas_context
     assert error is None
     assert body["event"] == {"n": 1}
     assert body["greeting"] == "hi"  # parameter override, as sam local --parameter-overrides
-    assert 2000 < body["remaining_ms"] <= 3000  # from Lambda-Runtime-Deadline-Ms, epoch milliseconds
+    assert 10_000 < body["remaining_ms"] <= 30_000  # from Lambda-Runtime-Deadline-Ms, epoch milliseconds
     assert len(body["request_id"]) == 36
     assert body["arn"] == "arn:aws:lambda:us-east-1:123456789012:function:Echo"
     assert body["trace"].startswith("Root=1-")
@@ -166,7 +167,7 @@ def test_a_raising_handler_is_an_unhandled_function_error_in_lambdas_shape(lambd
 def test_a_timeout_is_reported_as_lambda_does_and_the_sandbox_is_replaced(lambda_client: Any, emulator: LambdaEmulator) -> None:
     started = time.perf_counter()
     error, body = invoke(lambda_client, "Slow")
-    assert time.perf_counter() - started < 2.5
+    assert time.perf_counter() - started < 15  # its 1 s timeout (and a cold start), not the handler's 60 s
     assert error == "Unhandled"
     assert body["errorType"] == "Sandbox.Timedout"
     assert "Task timed out after 1.00 seconds" in body["errorMessage"]
@@ -191,7 +192,7 @@ def test_each_kind_of_failure_takes_lambdas_error_type(lambda_client: Any, funct
     assert error == "Unhandled", body
     assert body["errorType"] == error_type, body
     assert message in body["errorMessage"]
-    assert time.perf_counter() - started < 2.0, "an exit is reported at once, not as a timeout"
+    assert time.perf_counter() - started < 15, "an exit is reported at once, not at the 30 s timeout"
 
 
 def test_a_package_of_the_development_venv_is_not_there_at_run_time(lambda_client: Any) -> None:
@@ -253,10 +254,10 @@ def test_an_unknown_function_is_resource_not_found(lambda_client: Any) -> None:
 def test_concurrent_invocations_run_in_parallel_sandboxes_and_stay_warm(lambda_client: Any, emulator: LambdaEmulator) -> None:
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda _: invoke(lambda_client, "Sleepy"), range(4)))  # cold: one sandbox each
-        started = time.perf_counter()
-        pids = list(pool.map(lambda _: invoke(lambda_client, "Sleepy")[1], range(4)))
-    assert time.perf_counter() - started < 0.9, "four 300 ms invocations must overlap"
-    assert len(set(pids)) == 4
+        runs = list(pool.map(lambda _: invoke(lambda_client, "Sleepy")[1], range(4)))
+    # all four were sleeping at one moment (the sandboxes share the wall clock), however busy the machine
+    assert max(r["started"] for r in runs) < min(r["ended"] for r in runs), "four 300 ms invocations must overlap"
+    assert len({r["pid"] for r in runs}) == 4
     assert emulator.pools["Sleepy"].cold_starts == 4  # the second round reused warm sandboxes
 
 

@@ -3,6 +3,7 @@ timeouts and the address guard at connect time."""
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -35,11 +36,11 @@ def test_a_body_over_the_cap_is_refused(third_party: StubThirdPartyApi) -> None:
 
 
 def test_a_hanging_server_is_a_timeout_within_the_bound(third_party: StubThirdPartyApi) -> None:
-    third_party.configure(delay_ms=2000)
+    third_party.configure(delay_ms=6000)
     started = time.perf_counter()
     with pytest.raises(FetchError, match="timed out"):
         RequestsHttpClient(allow_private=True).send(HttpRequest("GET", f"{third_party.url}/api/user/u", timeout=0.3))
-    assert time.perf_counter() - started < 1.0
+    assert time.perf_counter() - started < 3.0  # its 0.3 s timeout, not the server's 6 s
 
 
 def test_a_name_that_resolves_to_loopback_is_refused_outside_local_mode(third_party: StubThirdPartyApi) -> None:
@@ -101,10 +102,12 @@ def test_a_server_that_drips_is_cut_at_the_fetch_timeout_with_the_real_elapsed_t
 ) -> None:
     url = request.getfixturevalue(server)
     started = time.perf_counter()
-    with pytest.raises(FetchError, match=r"timed out after 1\.\d\ds \(the limit is 1\.00s\)"):
+    with pytest.raises(FetchError, match=r"timed out after (\d+\.\d\d)s \(the limit is 1\.00s\)") as raised:
         RequestsHttpClient(allow_private=True).send(HttpRequest("GET", f"{url}/slow", timeout=1.0))
     elapsed = time.perf_counter() - started
-    assert elapsed < 1.5, f"cut after {elapsed:.2f} s"
+    assert elapsed < 5, f"cut after {elapsed:.2f} s"  # at its 1 s timeout, not after the server's 50 s of drips
+    reported = float(re.search(r"after (\d+\.\d\d)s", str(raised.value)).group(1))  # type: ignore[union-attr]
+    assert 1.0 <= reported <= elapsed + 0.01, "the error gives the time it really took"
     record_figure(f"drip_{server}", {"timeout_s": 1.0, "error_after_s": round(elapsed, 3)})
 
 
@@ -119,7 +122,7 @@ def test_dns_that_never_answers_is_bounded_by_the_fetch_timeout() -> None:
     try:
         with pytest.raises(FetchError, match="timed out"):
             RequestsHttpClient(allow_private=True, resolve=stuck).send(HttpRequest("GET", "http://api.test:9/x", timeout=0.5))
-        assert time.perf_counter() - started < 1.0
+        assert time.perf_counter() - started < 3.0  # its 0.5 s timeout, not DNS's never
     finally:
         gate.set()
 

@@ -15,20 +15,23 @@ import jwt
 import pytest
 
 from claimflow.environment import SsmPaths
+from claimflow.errors import ConfigurationError
 from claimflow.infra.kms_api import KmsApi
+from claimflow.infra.sigv4 import Credentials
 from claimflow.infra.ssm import SsmParameterStore
 from claimflow.issuer import InProcessWorkflowInvoker, IssuerConfig, TokenIssuer, WorkflowRegistry
 from claimflow.keys import KeyProvider
-from claimflow.keys.kms_keys import KmsKeys
+from claimflow.keys.kms_keys import KmsKeys, signing_key_policy
 from claimflow.keys.manager import DEFAULT_GRACE_SECONDS, KeyManager, KeySource, LocalKeys, RotationPolicy
 from claimflow.tokens import TokenKind
 from claimflow_local.stack.ssm import EmbeddedSsm
-from tests.support import record_figure, sample
+from tests.support import ROOT, record_figure, sample
 
 HOUR, DAY = 3600, 86400
 LIFETIME = HOUR  # access tokens
 POLICY = RotationPolicy(period_seconds=30 * DAY, grace_seconds=DEFAULT_GRACE_SECONDS, retire_after_seconds=LIFETIME + 300)
 T0 = 1_800_000_000
+MOTO_ACCOUNT = "arn:aws:iam::123456789012:root"
 #: Every step of one period and the start of the next, in order.
 STEPS = [
     ("day 0: created", T0),
@@ -48,7 +51,7 @@ def _rotation(mode: str, embedded_ssm: EmbeddedSsm, ssm: Any, monkeypatch: pytes
     store = SsmParameterStore(client=ssm, max_age=0)
     paths = SsmPaths(stage=f"rotation-{mode}")
     kms = KmsApi(endpoint=embedded_ssm.url)
-    keys: KeySource = KmsKeys(kms, stage=paths.stage) if mode == "kms" else LocalKeys()
+    keys: KeySource = KmsKeys(kms, stage=paths.stage, account=MOTO_ACCOUNT) if mode == "kms" else LocalKeys()
     return mode, KeyManager(store, paths, keys=keys), KeyProvider(store, paths.signing_keyset, kms=lambda: kms), kms
 
 
@@ -146,6 +149,58 @@ def test_a_kms_key_made_by_a_run_that_failed_before_recording_it_is_adopted(kms_
     assert kms.alias_target(manager.keys.pending_alias) is None  # recorded: no longer pending
 
 
+def test_a_kms_key_is_made_with_its_stage_tag_and_a_key_policy_that_keeps_the_tag_its_stages(
+    kms_rotation: Any, embedded_ssm: EmbeddedSsm
+) -> None:
+    _, manager, _, _ = kms_rotation
+    arn = manager.init(alg="RS256", now=T0).active.kms_key_id
+    kms = embedded_ssm.client("kms")
+    tags = kms.list_resource_tags(KeyId=arn)["Tags"]
+    assert tags == [{"TagKey": "claimflow-stage", "TagValue": manager.paths.stage}]  # tagged by CreateKey itself
+    policy = json.loads(kms.get_key_policy(KeyId=arn, PolicyName="default")["Policy"])
+    assert policy == signing_key_policy(stage=manager.paths.stage, account=MOTO_ACCOUNT)
+    # not KMS's default ("kms:*" for the account): the account keeps every administrative action ...
+    administer = next(s for s in policy["Statement"] if s["Sid"] == "TheAccountAdministersAndUsesItThroughIam")
+    assert administer["Principal"] == {"AWS": MOTO_ACCOUNT} and "kms:Put*" in administer["Action"]
+    # ... but may set the stage tag only to this stage, and never remove it
+    assert {"kms:*", "kms:UntagResource", "kms:TagResource"}.isdisjoint(administer["Action"])
+
+
+def test_a_kms_key_is_not_made_without_the_account_its_policy_names(
+    embedded_ssm: EmbeddedSsm, ssm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CLAIMFLOW_KMS_KEY_ACCOUNT", raising=False)
+    keys = KmsKeys(KmsApi(endpoint=embedded_ssm.url, credentials=Credentials("testing", "testing")), stage="no-account")
+    with pytest.raises(ConfigurationError, match=r"CLAIMFLOW_KMS_KEY_ACCOUNT='': .*arn:<partition>:iam::<account id>:root"):
+        keys.make("RS256", status="active", now=T0)
+    assert embedded_ssm.client("kms").list_keys()["Keys"] == []  # nothing made
+
+
+def test_keys_init_with_the_kms_store_makes_a_key_whose_policy_names_the_callers_account(
+    embedded_ssm: EmbeddedSsm, ssm: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from claimflow_local.cli.keys import main as keys_cli
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL_STS": embedded_ssm.url,  # boto3's and KmsApi's own endpoint variables
+        "AWS_ENDPOINT_URL_KMS": embedded_ssm.url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    store = SsmParameterStore(client=ssm, max_age=0)
+    assert keys_cli(["init", "--store", "kms", "--stage", "by-hand"], store=store) == 0, capsys.readouterr().err
+    keyset = KeyManager(store, SsmPaths(stage="by-hand")).load()
+    assert keyset is not None and keyset.active.kms_key_id is not None
+    policy = embedded_ssm.client("kms").get_key_policy(KeyId=keyset.active.kms_key_id, PolicyName="default")["Policy"]
+    assert json.loads(policy) == signing_key_policy(stage="by-hand", account=MOTO_ACCOUNT)  # STS named the account
+    # what docs/kms-keys-and-stages.md has you give a key made before key policies
+    assert "./claimflow keys policy --stage prod > policy.json" in (ROOT / "docs" / "kms-keys-and-stages.md").read_text()
+    capsys.readouterr()
+    assert keys_cli(["policy", "--stage", "by-hand"]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(policy)
+
+
 def test_a_retired_kms_key_is_scheduled_for_deletion_and_never_the_active_one(kms_rotation: Any) -> None:
     _, manager, _, kms = kms_rotation
     first = manager.init(alg="RS256", now=T0).active
@@ -190,6 +245,7 @@ def test_the_rotation_function_creates_the_key_set_then_does_only_what_is_due(
         "CLAIMFLOW_KMS_ENDPOINT": embedded_ssm.url,
         "CLAIMFLOW_STAGE": "scheduled",
         "CLAIMFLOW_SIGNING_KEY_STORE": "kms",
+        "CLAIMFLOW_KMS_KEY_ACCOUNT": MOTO_ACCOUNT,  # as template.yaml sets it
         "POWERTOOLS_METRICS_DISABLED": "1",
     }.items():
         monkeypatch.setenv(name, value)

@@ -105,8 +105,8 @@ def test_a_client_that_connects_and_says_nothing_is_dropped_at_the_read_timeout(
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as silent:
             started = time.perf_counter()
-            assert silent.recv(1) == b""  # the server closed it
-            assert time.perf_counter() - started < 2
+            assert silent.recv(1) == b""  # the server closed it (else recv times out after 5 s)
+            assert time.perf_counter() - started < 4  # at its 0.3 s read timeout
     finally:
         server.stop()
 

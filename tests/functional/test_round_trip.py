@@ -50,15 +50,16 @@ def test_each_seed_workflow_on_its_sample_event_adds_lifetime_subscriber(
         assert third_party.behaviour.seen_headers[-1]["Authorization"] == f"Bearer {SECRET}"
 
 
-def test_a_wrong_api_key_reads_as_the_seed_reads_a_401_and_is_logged(
+def test_a_wrong_api_key_fails_the_workflow_and_its_401_is_reported_and_logged(
     ssm: Any, ssm_store: SsmParameterStore, api_base: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ssm.put_parameter(Name=f"{PATHS.shared_env}/API_KEY", Value="wrong-key-000", Type="SecureString")
     module = load_workflow("add_third_party_data_using_envs")
     handler = create_handler(module.workflow_settings, module.fetch_third_party_data_workflow, services=real_services(ssm_store))
     reply = handler(sample("workflow.addThirdPartyDataUsingEnvs.json"), None)
-    # The seed's fetch returns {data} for a 401 too; `userData.lifetime_subscriber || false` is false.
-    assert (reply["outcome"], reply["patches"]["access_token"]["set"]) == ("ok", {"lifetime_subscriber": False})
+    # The seed's fetch would return the 401's {data}, read as lifetime_subscriber=false: the shipped workflow fails instead.
+    assert (reply["outcome"], reply["patches"], reply["error"]["type"]) == ("failed", {}, "FetchStatusError")
+    assert [e["status"] for e in reply["fetch_errors"]] == [401]
     logs = capsys.readouterr().out
     assert '"message":"fetch answered an error status"' in logs and '"status":401' in logs
     assert "wrong-key-000" not in json.dumps(reply) + logs

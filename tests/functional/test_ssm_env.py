@@ -13,7 +13,7 @@ from claimflow.infra.secrets import SecretRegistry
 from claimflow.infra.ssm import SsmParameterStore
 from claimflow.runtime import WorkflowServices
 from tests.functional.conftest import PATHS, SECRET
-from tests.support import sample
+from tests.support import holding_ports, sample
 
 
 def seed(ssm: Any) -> None:
@@ -79,18 +79,19 @@ def test_ssm_unreachable_is_a_parameter_store_error_not_a_hang() -> None:
     import boto3
     from botocore.config import Config
 
-    client = boto3.client(
-        "ssm",
-        endpoint_url="http://127.0.0.1:9",
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-        config=Config(connect_timeout=0.5, retries={"max_attempts": 1}),
-    )
-    started = time.perf_counter()
-    with pytest.raises(ParameterStoreError, match="SSM GetParametersByPath .* failed: EndpointConnectionError"):
-        SsmParameterStore(client=client).get_by_path("/claimflow/ft/env")
-    assert time.perf_counter() - started < 3
+    with holding_ports(1, listen=False) as port:  # bound here, listening nowhere: refused, whoever else runs
+        client = boto3.client(
+            "ssm",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+            config=Config(connect_timeout=0.5, retries={"max_attempts": 1}),
+        )
+        started = time.perf_counter()
+        with pytest.raises(ParameterStoreError, match="SSM GetParametersByPath .* failed: EndpointConnectionError"):
+            SsmParameterStore(client=client).get_by_path("/claimflow/ft/env")
+        assert time.perf_counter() - started < 3
 
 
 class _Raw:

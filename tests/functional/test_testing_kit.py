@@ -51,12 +51,25 @@ def test_a_workflows_own_variable_and_a_missing_one(
 
 
 @pytest.mark.parametrize("module", FIRST + WITH_ENVS, ids=[f"{n}-{s}" for n in ("first", "envs") for s in SPELLINGS])
-def test_a_third_party_error_status_reads_as_the_seed_reads_it(workflow_kit: WorkflowKit, module: Path) -> None:
-    # The seed's fetch returns {data} for a 404 too; `userData.lifetime_subscriber || false` makes it false.
+def test_a_third_party_404_is_no_such_record(workflow_kit: WorkflowKit, module: Path) -> None:
     workflow_kit.env(API_KEY="k")
     workflow_kit.http.answer("GET", "/api/user/kp_1", status=404, json={"error": "no such user"})
     result = workflow_kit.run(module, user_id="kp_1")
     assert (result.outcome, result.claims()) == ("ok", {"lifetime_subscriber": False})
+    assert [e["status"] for e in result.fetch_errors] == [404]
+
+
+@pytest.mark.parametrize("status", [401, 500])
+@pytest.mark.parametrize("module", FIRST + WITH_ENVS, ids=[f"{n}-{s}" for n in ("first", "envs") for s in SPELLINGS])
+def test_any_other_error_status_fails_the_workflow_instead_of_claiming_false(
+    workflow_kit: WorkflowKit, module: Path, status: int
+) -> None:
+    # The seed's fetch would return this {data}; `userData.lifetime_subscriber || false` would make a subscriber false.
+    workflow_kit.env(API_KEY="k")
+    workflow_kit.http.answer("GET", "/api/user/kp_1", status=status, json={"error": "refused"})
+    result = workflow_kit.run(module, user_id="kp_1")
+    assert result.outcome == "failed" and result.error is not None and result.error["type"] == "FetchStatusError"
+    assert result.claims() == {}
 
 
 @pytest.mark.parametrize("module", FIRST, ids=SPELLINGS)

@@ -19,9 +19,9 @@ from claimflow.infra.ssm import SsmParameterStore
 from claimflow_local.cli import main as cli
 from claimflow_local.cli.check import find_problems
 from claimflow_local.cli.env import EnvCommandError, EnvironmentManager
-from claimflow_local.cli.preview import preview
+from claimflow_local.cli.preview import preview, render
 from claimflow_local.stack.deployment import LocalDeployment
-from tests.support import ROOT
+from tests.support import ROOT, holding_ports
 
 
 def project_copy(tmp_path: Path) -> Path:
@@ -211,23 +211,22 @@ def test_preview_of_a_failure_shows_the_error(tmp_path: Path) -> None:
     settings = json.loads((root / "local" / "settings.json").read_text())
     settings["third_party"]["api_key"] = "the-third-party-wants-another-key"
     (root / "local" / "settings.json").write_text(json.dumps(settings))
-    # The author opts into failing on an error status (the seed's fetch would return the 401 as data).
-    edit(
-        root / "functions" / "add_third_party_data_using_envs" / "app.py",
-        'response_format="json",',
-        'response_format="json",\n        raise_for_status=True,',
-    )
+    # The shipped workflow fails on the 401 (the seed's fetch would have read its body as lifetime_subscriber=false).
     result = preview(root / "events" / "issuer.user-token.json", root=root)
     failed = {w.id: w for w in result.workflows}["addThirdPartyDataUsingEnvs"]
     assert failed.outcome == "failed" and "answered HTTP 401" in failed.detail
+    assert [e["status"] for e in failed.fetch_errors] == [401] and "/api/user/" in failed.fetch_errors[0]["url"]
+    assert "↳ fetch answered HTTP 401: http" in render(result)
     assert result.error is not None and result.error.startswith("server_error")
 
 
-def test_env_local_without_make_dev_says_so_instead_of_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
-    import socket
+def test_env_local_without_make_dev_says_so_instead_of_a_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from claimflow_local.stack.ports import DEV_PORTS, PORT_BASE_VARIABLE
 
-    with socket.socket() as probe:
-        if probe.connect_ex(("127.0.0.1", 3003)) == 0:
-            pytest.skip("something listens on 3003 (make dev is running)")
-    assert cli(["env", "list", "--stage", "local", "--local"]) == 2
-    assert "cannot reach make dev's SSM at http://127.0.0.1:3003 (is make dev running?)" in capsys.readouterr().err
+    with holding_ports(len(DEV_PORTS), listen=False) as base:  # held, not listening: make dev is surely not there
+        monkeypatch.setenv(PORT_BASE_VARIABLE, str(base))
+        assert cli(["env", "list", "--stage", "local", "--local"]) == 2
+    ssm = base + DEV_PORTS["ssm"] - DEV_PORTS["token_endpoint"]
+    assert f"cannot reach make dev's SSM at http://127.0.0.1:{ssm} (is make dev running?)" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from claimflow.infra.parameters import InMemoryParameterStore
 from claimflow.infra.secrets import SecretRegistry
 from claimflow.issuer.config import IssuerConfig
 from claimflow.issuer.hooks.endpoint import HookEndpoint
+from claimflow.issuer.hooks.replay import InMemoryReplayStore
 from claimflow.issuer.hooks.roster import EVENT_HOOKS, HTTP_HOOKS, http_hooks
 from claimflow.issuer.registry import WorkflowRegistry
 from claimflow.issuer.service import WorkflowRunner
@@ -61,6 +62,7 @@ def test_the_issuers_url_answers_exactly_the_rostered_hooks_the_stage_enables() 
         http_hooks(CONFIG, enabled=enabled),
         WorkflowRunner(WorkflowRegistry([]), InProcessWorkflowInvoker({})),
         InMemoryParameterStore(),
+        replays=InMemoryReplayStore(),
         enabled=enabled,
         budget_ms=1000,
         paths=SsmPaths(stage="test"),

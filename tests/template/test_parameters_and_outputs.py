@@ -79,6 +79,7 @@ CHANGED = {
     "IssuanceBudgetMs": "1500",
     "ThirdPartyApiUrl": "https://billing.example.com",
     "EnvCacheSeconds": "30",
+    "MaxStaleSeconds": "60",
     "CognitoUserPoolArn": "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_X",
     "TracingMode": "Active",
     "AuthorizationEndpoint": "https://login.example.com/authorize",
@@ -90,6 +91,7 @@ CHANGED = {
     "ScopesSupported": "read:reports",
     "TokenEndpointAuthMethods": "client_secret_post",
     "DisabledWorkflows": "addThirdPartyDataToAccessToken",
+    "ExampleWorkflows": "enabled",
     "SigningKeyStore": "kms",
     "KeyRotationPeriodDays": "7",
     "DeploymentStrategy": "Canary10Percent5Minutes",
@@ -159,3 +161,12 @@ def test_the_local_template_reader_and_cfn_lint_agree_on_the_parameters() -> Non
 
     independent = loads(Path(ROOT / "template.yaml").read_text())
     assert set(independent["Parameters"]) == set(CHANGED)
+
+
+def test_the_console_shows_every_parameter_once_in_a_group_and_each_says_what_it_does() -> None:
+    document = SamTemplate.load(ROOT / "template.yaml").document
+    groups = document["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    grouped = [name for group in groups for name in group["Parameters"]]
+    assert sorted(grouped) == sorted(document["Parameters"])  # each once: none left in "Other parameters"
+    assert groups[0]["Parameters"][0] == "Stage"
+    assert [name for name, spec in document["Parameters"].items() if not spec.get("Description")] == []

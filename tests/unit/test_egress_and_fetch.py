@@ -42,6 +42,23 @@ def test_metadata_is_refused_even_in_local_mode() -> None:
     assert address_refusal(ipaddress.ip_address("127.0.0.1"), allow_private=True) is None
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "169.254.169.254",  # EC2 instance metadata (IMDS), Lambda's too
+        "[fd00:ec2::254]",  # IMDS over IPv6
+        "169.254.170.2",  # ECS task metadata and container credentials
+        "169.254.170.23",  # EKS Pod Identity agent
+        "[fd00:ec2::23]",  # EKS Pod Identity agent over IPv6
+    ],
+)
+def test_every_cloud_metadata_address_is_refused_as_one_in_local_mode_too(host: str) -> None:
+    """Local mode allows private addresses (the stand-ins), so metadata must be refused by name:
+    fd00:ec2::23 is unique-local space, which local mode would otherwise reach."""
+    with pytest.raises(EgressDeniedError, match="cloud metadata address"):
+        check_url(f"http://{host}/v1/credentials", local_mode=True)
+
+
 def test_plain_http_only_in_local_mode() -> None:
     with pytest.raises(EgressDeniedError, match="scheme 'http' refused; use https"):
         check_url("http://api.example.com/", local_mode=False)

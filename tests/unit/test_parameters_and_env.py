@@ -97,20 +97,20 @@ def test_a_warm_cache_serves_the_last_value_within_stale_wait_when_the_store_han
         started = time.perf_counter()
         parameter = store.get("/p", deadline=time.monotonic() + 3.0)
         assert parameter is not None and parameter.value == "v1"
-        assert time.perf_counter() - started < 0.3
+        assert time.perf_counter() - started < 1.5, "served after the stale wait, long before the 3 s deadline"
     finally:
         store.gate.set()
 
 
 def test_while_one_refresh_hangs_every_other_reader_is_served_the_cached_value_at_once() -> None:
-    store, _ = warm_store(stale_wait=0.2)
+    store, _ = warm_store(stale_wait=1.0)
     store.gate = threading.Event()
     try:
-        store.get("/p")  # starts the refresh, waits its 0.2 s, gets the stale value
+        store.get("/p")  # starts the refresh, waits its 1 s, gets the stale value
         started = time.perf_counter()
         values = [store.get("/p") for _ in range(100)]
         assert {v.value for v in values if v} == {"v1"}
-        assert time.perf_counter() - started < 0.05, "nobody waits on the refresh already in flight"
+        assert time.perf_counter() - started < 1.0, "nobody waits on the refresh already in flight (one would wait 1 s)"
         assert store.loads == 2  # the first load, and the one refresh still in flight
     finally:
         store.gate.set()
@@ -146,7 +146,7 @@ def test_a_cold_read_waits_for_the_one_load_in_flight_until_its_deadline_and_say
         started = time.perf_counter()
         with pytest.raises(ParameterStoreError, match=r"did not answer for /p within \d+ ms"):
             store.get("/p", deadline=time.monotonic() + 0.2)
-        assert 0.15 < time.perf_counter() - started < 0.5
+        assert 0.15 < time.perf_counter() - started < 2.0  # its deadline (0.2 s), not the load's end (never)
         results: list[object] = []
         readers = [
             threading.Thread(target=lambda: results.append(store.get("/p", deadline=time.monotonic() + 5))) for _ in range(8)

@@ -15,6 +15,7 @@ from claimflow.infra.http_client import HttpRequest
 ANSWERS = {
     "metadata.attacker.example": ["169.254.169.254"],
     "metadata6.attacker.example": ["fd00:ec2::254"],
+    "pod-identity6.attacker.example": ["fd00:ec2::23"],  # EKS Pod Identity agent, IPv6
     "intranet.attacker.example": ["10.1.2.3"],
     "rebind.attacker.example": ["93.184.215.14", "127.0.0.1"],  # one public answer does not launder a private one
     "mapped.attacker.example": ["::ffff:10.0.0.1"],
@@ -34,6 +35,7 @@ def test_a_name_resolving_to_a_forbidden_address_is_refused_before_connecting(ho
         RequestsHttpClient(allow_private=False, resolve=resolve).send(HttpRequest("GET", f"https://{host}/latest/meta-data/"))
 
 
-def test_local_mode_still_refuses_metadata_by_name() -> None:
+@pytest.mark.parametrize("host", ["metadata.attacker.example", "pod-identity6.attacker.example"])
+def test_local_mode_still_refuses_metadata_by_name(host: str) -> None:
     with pytest.raises(EgressDeniedError, match="cloud metadata address"):
-        RequestsHttpClient(allow_private=True, resolve=resolve).send(HttpRequest("GET", "http://metadata.attacker.example/"))
+        RequestsHttpClient(allow_private=True, resolve=resolve).send(HttpRequest("GET", f"http://{host}/"))

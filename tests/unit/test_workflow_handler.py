@@ -66,18 +66,6 @@ def test_a_third_party_user_who_is_not_a_subscriber_gets_false() -> None:
     assert result["patches"]["access_token"]["set"] == {"lifetime_subscriber": False}
 
 
-def test_a_third_party_error_status_reads_as_the_seed_reads_it(capsys: pytest.CaptureFixture[str]) -> None:
-    # The seed's fetch returns {data} whatever the status; `userData.lifetime_subscriber || false` is false.
-    module = load_workflow("add_third_party_data_to_access_token")
-    answer = HttpResponse(500, {}, b'{"error":"boom"}')
-    result = run(
-        module.workflow_settings, module.fetch_third_party_data_workflow, routes={("GET", f"{API}/api/user/{USER_ID}"): answer}
-    )
-    assert (result["outcome"], result["patches"]["access_token"]["set"]) == ("ok", {"lifetime_subscriber": False})
-    warning = next(line for line in capsys.readouterr().out.splitlines() if "fetch answered an error status" in line)
-    assert '"status":500' in warning and f"{API}/api/user/{USER_ID}" in warning
-
-
 @pytest.mark.parametrize(
     ("answer", "error_type", "message"),
     [

@@ -9,6 +9,8 @@ on the built artifacts) in a subprocess instead of a container. Everything above
 SAM CLI's own: the template and ``--parameter-overrides``, ``samconfig.toml``, the env-vars
 file, the event, the output. Inside a container ``host.docker.internal`` is the host; here the
 runtime maps it to ``127.0.0.1`` (what ``--add-host host.docker.internal:host-gateway`` does).
+A claims-hook sample (``events/hooks.*``) is signed as its stack would sign it, now
+(``claimflow_local.hook_callers``): a signature made once goes stale.
 
 Run it as SAM CLI, with SAM CLI's Python::
 
@@ -20,6 +22,8 @@ Written for aws-sam-cli 1.170.0: any other version is refused, since the seam ma
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -53,6 +57,31 @@ class _LogSink:
             self._writer.flush()
 
 
+def _signed_if_hook_call(event: str | bytes) -> str | bytes:
+    """A claims-hook call signed now by ``claimflow_local.hook_callers``, run by the project's
+    Python, which has the stacks' libraries (Standard Webhooks, PyJWT); SAM CLI's has not."""
+    try:
+        document = json.loads(event)
+    except ValueError:
+        return event
+    if not (isinstance(document, dict) and str(document.get("rawPath", "")).startswith("/hooks/")):
+        return event
+    root = Path(__file__).resolve().parents[2]
+    path = os.pathsep.join([str(root / "layers" / "claimflow"), str(root / "tools")])
+    run = subprocess.run(
+        [str(root / ".venv" / "bin" / "python"), "-m", "claimflow_local.hook_callers", "-"],
+        input=event if isinstance(event, str) else event.decode(),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": path},
+        timeout=60,
+        check=False,
+    )
+    if run.returncode != 0:
+        raise SystemExit(f"sam_local_runtime: cannot sign the claims-hook call: {run.stderr.strip()}")
+    return run.stdout
+
+
 class SubprocessLambdaRuntime:
     """SAM CLI's ``LambdaRuntime`` interface, running each invoke in a fresh sandbox process."""
 
@@ -74,6 +103,7 @@ class SubprocessLambdaRuntime:
             environment=variables,
         )
         log = _LogSink(stderr)
+        payload = _signed_if_hook_call(event)
         answer: bytes | None
         try:
             sandbox = Sandbox(spec, {**lambda_environment(spec), **variables}, log, runtime_client(spec.runtime))
@@ -81,7 +111,7 @@ class SubprocessLambdaRuntime:
             answer = json.dumps(failed.document).encode()
         else:
             try:
-                result = sandbox.invoke(event.encode() if isinstance(event, str) else event, timeout=spec.timeout)
+                result = sandbox.invoke(payload.encode() if isinstance(payload, str) else payload, timeout=spec.timeout)
             finally:
                 sandbox.kill()
             answer = result.result if result.error is None else json.dumps(result.error).encode()

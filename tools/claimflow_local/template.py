@@ -1,7 +1,8 @@
 """The one reader of ``template.yaml``, as ``sam local`` reads it: functions, their code and
 layer paths, handlers, timeouts, memory and environment, with intrinsics resolved for a local
 run; and the issuer's workflow registry. The emulator, ``claimflow check``, ``new`` and
-``preview`` all read the template here.
+``preview`` all read the template here, and ``load_yaml`` reads the per-workflow block
+(``claimflow_local.scaffold``) as it reads the template.
 
 Function names are logical ids (as in ``sam local``); ``!GetAtt X.Arn`` becomes a local ARN;
 ``!GetAtt XUrl.FunctionUrl`` becomes the loopback URL the emulator serves for X.
@@ -18,7 +19,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["ISSUER", "FunctionSpec", "RegistryEntry", "SamTemplate", "TemplateError"]
+__all__ = ["ISSUER", "FunctionSpec", "RegistryEntry", "SamTemplate", "TemplateError", "load_yaml"]
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -71,6 +72,15 @@ for _tag in (
     _Loader.add_constructor(f"!{_tag}", _intrinsic(_full))
 
 
+def load_yaml(text: str) -> Any:
+    """Template YAML as CloudFormation reads it: ``!Ref X`` is ``{"Ref": "X"}``, ``!GetAtt X.Arn``
+    is ``{"Fn::GetAtt": ["X", "Arn"]}`` (the long form of every short-form tag)."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as error:
+        raise TemplateError(f"not a template's YAML: {error}") from error
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
     name: str
@@ -112,8 +122,7 @@ class SamTemplate:
 
     @classmethod
     def load(cls, path: Path, *, parameter_overrides: Mapping[str, str] | None = None) -> SamTemplate:
-        with path.open() as handle:
-            document = yaml.load(handle, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+        document = load_yaml(path.read_text())
         return cls(path=path, document=document, parameter_overrides=dict(parameter_overrides or {}))
 
     @property

@@ -126,6 +126,11 @@ class WorkflowResult:
     def error(self) -> Mapping[str, str] | None:
         return self.reply.get("error")
 
+    @property
+    def fetch_errors(self) -> list[Mapping[str, Any]]:
+        """The fetches that answered an error status (``{"url", "status"}``), as the issuer reports them."""
+        return list(self.reply.get("fetch_errors", []))
+
     def claims(self, token: str = "access_token") -> dict[str, Any]:  # noqa: S107 - a token's name, not a secret
         """The claims the workflow set on ``token`` (empty when it failed or denied)."""
         return dict(self.reply.get("patches", {}).get(token, {}).get("set", {}))

@@ -34,9 +34,14 @@ class Env:
     ISSUANCE_BUDGET_MS = "CLAIMFLOW_ISSUANCE_BUDGET_MS"
     MAX_TOKEN_BYTES = "CLAIMFLOW_MAX_TOKEN_BYTES"
     KEYSET_TTL_SECONDS = "CLAIMFLOW_KEYSET_TTL_SECONDS"
+    #: How long past its TTL a cached secret (a hook secret, an env secret, the key set) may be
+    #: served while SSM fails; then reads fail closed (the MaxStaleSeconds parameter).
+    MAX_STALE_SECONDS = "CLAIMFLOW_MAX_STALE_SECONDS"
     #: Where signing keys are made and kept: ``ssm`` (private JWKs, SecureString) or ``kms`` (AWS KMS).
     SIGNING_KEY_STORE = "CLAIMFLOW_SIGNING_KEY_STORE"
     KEYSET_KMS_KEY = "CLAIMFLOW_KEYSET_KMS_KEY"  # the KMS key the private key set is encrypted under (ssm)
+    #: The account principal (arn:<partition>:iam::<account>:root) a KMS signing key's policy lets administer it (kms).
+    KMS_KEY_ACCOUNT = "CLAIMFLOW_KMS_KEY_ACCOUNT"
     KEY_ROTATION_PERIOD_DAYS = "CLAIMFLOW_KEY_ROTATION_PERIOD_DAYS"
     SIGNING_ALGORITHM = "CLAIMFLOW_SIGNING_ALGORITHM"
     #: The identity stack's OAuth endpoints and capabilities, for discovery (empty: not served).
@@ -53,6 +58,10 @@ class Env:
     KMS_ENDPOINT = "CLAIMFLOW_KMS_ENDPOINT"
     TRACING = "CLAIMFLOW_TRACING"  # the TracingMode parameter: Active opens X-Ray spans
     CLAIMS_HOOKS = "CLAIMFLOW_CLAIMS_HOOKS"  # the claims hooks the issuer's URL answers (hydra, zitadel, generic)
+    #: The DynamoDB table of used hook signatures every container shares (HookReplayTable), and where
+    #: DynamoDB is reached (empty: its own endpoint, or boto3's AWS_ENDPOINT_URL_DYNAMODB; sam local: moto).
+    HOOK_REPLAY_TABLE = "CLAIMFLOW_HOOK_REPLAY_TABLE"
+    DYNAMODB_ENDPOINT = "CLAIMFLOW_DYNAMODB_ENDPOINT"
     LAMBDA_ENDPOINT = "CLAIMFLOW_LAMBDA_ENDPOINT"
     #: Recording logins (claimflow.record): the share of token requests recorded (RecordSampleRate),
     #: the bucket and KMS key they go to, and in local mode the directory (every login recorded).

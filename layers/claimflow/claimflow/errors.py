@@ -18,12 +18,14 @@ __all__ = [
     "ClaimflowError",
     "ConfigurationError",
     "ContractError",
+    "DynamoDbApiError",
     "EgressDeniedError",
     "EventError",
     "EventFieldError",
     "FetchError",
     "FetchStatusError",
     "InvalidSettingsError",
+    "InvalidTokenRequestError",
     "IssuerRefusedError",
     "IssuerUnavailableError",
     "KmsError",
@@ -162,6 +164,14 @@ class IssuerRefusedError(ClaimflowError):
         super().__init__(description)
 
 
+class InvalidTokenRequestError(IssuerRefusedError):
+    """The token request cannot be sent: not JSON (NaN or Infinity, a value JSON has no form
+    for). Refused before sending, as the issuer would refuse it: ``invalid_request``."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__("invalid_request", description)
+
+
 class IssuerUnavailableError(ClaimflowError):
     """The issuer could not be reached or crashed; no token."""
 
@@ -190,3 +200,15 @@ class KmsError(ClaimflowError):
     def __init__(self, code: str, message: str, status: int = 0) -> None:
         self.code = code
         super().__init__(f"KMS {code}: {message}" if message else f"KMS {code}")
+
+
+class DynamoDbApiError(ClaimflowError):
+    """DynamoDB refused or could not be reached; ``response`` is shaped as botocore's
+    ``ClientError.response`` (``ConditionalCheckFailedException``: a conditional write lost)."""
+
+    error_code = "temporarily_unavailable"
+
+    def __init__(self, code: str, message: str, status: int = 0) -> None:
+        self.code = code
+        super().__init__(f"DynamoDB {code}: {message}" if message else f"DynamoDB {code}")
+        self.response = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}

@@ -87,6 +87,14 @@ def _code_dir(function: WorkflowFunction) -> str | None:
     return os.path.dirname(path) if path else None
 
 
+def _fetch_errors(invocation: Invocation | None) -> dict[str, Any]:
+    """The reply's ``fetch_errors`` (fetches that answered an error status), URLs redacted."""
+    if invocation is None or not invocation.fetch_errors:
+        return {}
+    redact = invocation.services.secrets.redact
+    return {"fetch_errors": [{"url": redact(e["url"])[:1024], "status": e["status"]} for e in invocation.fetch_errors]}
+
+
 def create_handler(
     settings: WorkflowSettings,
     function: WorkflowFunction,
@@ -106,6 +114,7 @@ def create_handler(
         patches: dict[str, Any] | None = None,
         reason: str | None = None,
         error: dict[str, str] | None = None,
+        invocation: Invocation | None = None,
     ) -> dict[str, Any]:
         return {
             "contract": WORKFLOW_INVOCATION,
@@ -116,6 +125,7 @@ def create_handler(
             "reason": reason,
             "error": error,
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            **_fetch_errors(invocation),
         }
 
     def lambda_handler(event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
@@ -177,19 +187,19 @@ def create_handler(
         except Exception as error:  # the workflow's failure is data for the issuer's policy
             body = _error_body(error, svc)
             log.error("workflow failed", extra={"error_type": body["type"], "error": body["message"]})
-            return recorded(reply(Outcome.FAILED, started, error=body))
+            return recorded(reply(Outcome.FAILED, started, error=body, invocation=invocation))
 
         if invocation.denial is not None:
             log.info("workflow denied access", extra={"reason": invocation.denial})
-            return recorded(reply(Outcome.DENIED, started, reason=svc.secrets.redact(invocation.denial)))
+            return recorded(reply(Outcome.DENIED, started, reason=svc.secrets.redact(invocation.denial), invocation=invocation))
         patches: dict[str, dict[str, Any]] = {
             kind.value: {"set": mapping.patch, "reset": settings.resets(kind)} for kind, mapping in claims.items()
         }
         if _holds_a_secret(patches, svc):
             leak = ClaimValueError("a claim holds the value of a secret variable; tokens are readable by whoever holds them")
             log.error("workflow failed", extra={"error_type": type(leak).__name__, "error": str(leak)})
-            return recorded(reply(Outcome.FAILED, started, error=_error_body(leak, svc)))
-        done = reply(Outcome.OK, started, patches=patches)
+            return recorded(reply(Outcome.FAILED, started, error=_error_body(leak, svc), invocation=invocation))
+        done = reply(Outcome.OK, started, patches=patches, invocation=invocation)
         log.info(
             "workflow finished",
             extra={

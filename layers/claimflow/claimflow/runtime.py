@@ -22,6 +22,7 @@ from claimflow.infra.logs import logger_for
 from claimflow.infra.secrets import SecretRegistry, container_secrets
 from claimflow.record.capture import Capture
 from claimflow.tokens import TOKENS, TokenKind
+from claimflow.wire.contracts import MAX_FETCH_ERRORS
 
 if TYPE_CHECKING:
     from claimflow.claims import CustomClaims
@@ -82,6 +83,14 @@ class Invocation:
     denial: str | None = None
     #: What the run fetched (always, for its log line) and, when the issuer records, all it saw and did.
     capture: Capture = field(default_factory=Capture)
+    #: Fetches that answered an error status, ``{"url", "status"}`` (the reply reports them, redacted).
+    fetch_errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def record_fetch_error(self, url: str, status: int) -> None:
+        """A fetch answered ``status`` >= 400: the issuer's report shows it, so a claim read from an
+        error body is visible. At most ``MAX_FETCH_ERRORS`` are kept."""
+        if len(self.fetch_errors) < MAX_FETCH_ERRORS:
+            self.fetch_errors.append({"url": url, "status": status})
 
     def require(self, *bindings: str) -> None:
         """Raise the seed's error, naming the first of ``bindings`` the workflow did not declare."""

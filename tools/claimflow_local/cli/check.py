@@ -1,10 +1,17 @@
 """``claimflow check``: the code and template.yaml must agree. One line per problem, naming
 the file and the fix; exit status 1 when there is any. Two workflows that run on one trigger
-and write the same claim are reported as warnings (the later one wins at run time)."""
+and write the same claim are reported as warnings (the later one wins at run time), and so is a
+workflow that reads a fetch result's data without looking at its status.
+
+Each workflow's resources are held to its block (``claimflow_local.scaffold``, the one source
+``claimflow new`` renders): a resource or Output of the block that is missing, or a value the
+block writes that differs, is a problem named by resource. What the block does not write (a
+Timeout, MemorySize or Environment of the workflow's own) is the workflow's to choose."""
 
 from __future__ import annotations
 
 import itertools
+import json
 import shlex
 import tomllib
 from collections.abc import Mapping
@@ -15,15 +22,21 @@ from typing import Any
 from claimflow.environment import Env
 from claimflow.issuer.hooks.roster import HTTP_HOOKS
 from claimflow_local.claims_written import claims_written
+from claimflow_local.fetch_status import unchecked_data_reads
 from claimflow_local.iam import required_statements, ssm_arn
 from claimflow_local.project import Project
-from claimflow_local.template import ISSUER, RegistryEntry
+from claimflow_local.scaffold import SOURCE_NAME, WorkflowBlock, render_block
+from claimflow_local.template import ISSUER, RegistryEntry, SamTemplate
 
 __all__ = ["CheckReport", "check_project", "find_problems"]
 
 TEMPLATE = "template.yaml"
 SAMCONFIG = "samconfig.toml"
 DISABLED = "DisabledWorkflows"
+UNCHECKED_STATUS = (
+    "reads a fetch result's data without looking at its status: a 401 or 500 with a JSON body reads as data "
+    "(a wrong claim, reported ok) — check .status (e.g. 404: no such record) or call .raise_for_status() first"
+)
 
 
 @dataclass(frozen=True)
@@ -36,11 +49,22 @@ def _listed(text: str) -> set[str]:
     return {item for item in text.replace(" ", ",").split(",") if item}
 
 
-def _configurations(project: Project) -> dict[str, set[str]]:
-    """Where the workflows that run are decided: the template's default ``DisabledWorkflows``,
-    and each samconfig.toml section that overrides it (one per stage and command)."""
-    default = str(project.template.document.get("Parameters", {}).get(DISABLED, {}).get("Default", ""))
-    found = {f"{TEMPLATE} default": _listed(default)}
+@dataclass(frozen=True)
+class _Configuration:
+    """One way the stack runs: the parameter overrides it deploys (or runs locally) with."""
+
+    where: str
+    overrides: Mapping[str, str]
+
+    def disabled_ids(self) -> set[str]:
+        """The ids its ``DisabledWorkflows`` names (what a typo would leave running)."""
+        return _listed(self.overrides.get(DISABLED, ""))
+
+
+def _configurations(project: Project) -> list[_Configuration]:
+    """Where the workflows that run are decided: the template's defaults, each samconfig.toml
+    section that overrides parameters (one per stage and command), and the local stacks."""
+    found = [_Configuration(f"{TEMPLATE} default", {})]
     path = project.root / SAMCONFIG
     config = tomllib.loads(path.read_text()) if path.exists() else {}
     for env, commands in config.items():
@@ -49,25 +73,37 @@ def _configurations(project: Project) -> dict[str, set[str]]:
             if overrides is None:
                 continue
             words = shlex.split(overrides) if isinstance(overrides, str) else [str(o) for o in overrides]
-            values = dict(word.split("=", 1) for word in words if "=" in word)
-            if DISABLED in values:
-                found[f"{SAMCONFIG} [{env}.{command}.parameters]"] = _listed(values[DISABLED])
+            found.append(
+                _Configuration(f"{SAMCONFIG} [{env}.{command}.parameters]", dict(w.split("=", 1) for w in words if "=" in w))
+            )
+    found.append(_Configuration("make demo / make dev (Stage local)", {"Stage": "local"}))
     return found
 
 
-def _disabled_problems(configurations: Mapping[str, set[str]], registry: list[RegistryEntry]) -> list[str]:
+def _not_running(project: Project, configuration: _Configuration) -> set[str]:
+    """The ids the issuer leaves out in ``configuration``: its CLAIMFLOW_DISABLED_WORKFLOWS as the
+    template resolves it there (DisabledWorkflows, and the examples where ExampleWorkflows keeps them off)."""
+    known = set(project.template.document.get("Parameters", {}))
+    overrides = {name: value for name, value in configuration.overrides.items() if name in known}
+    template = SamTemplate.load(project.template.path, parameter_overrides=overrides)
+    issuer = template.functions().get(ISSUER)
+    return _listed(str(issuer.environment.get("CLAIMFLOW_DISABLED_WORKFLOWS", ""))) if issuer else set()
+
+
+def _disabled_problems(configurations: list[_Configuration], registry: list[RegistryEntry]) -> list[str]:
     registered = {entry.id for entry in registry}
     return [
-        f"{where}: {DISABLED} names {', '.join(sorted(ids - registered))}, which CLAIMFLOW_WORKFLOWS does not register "
-        f"(registered: {', '.join(sorted(registered))}) — fix the id; the issuer refuses to start with it"
-        for where, ids in configurations.items()
-        if ids - registered
+        f"{c.where}: {DISABLED} names {', '.join(sorted(c.disabled_ids() - registered))}, which CLAIMFLOW_WORKFLOWS does not "
+        f"register (registered: {', '.join(sorted(registered))}) — fix the id; the issuer refuses to start with it"
+        for c in configurations
+        if c.disabled_ids() - registered
     ]
 
 
 def _conflicts(
     written: Mapping[str, tuple[str, dict[Any, set[str]]]], registry: list[RegistryEntry], configurations: Mapping[str, set[str]]
 ) -> list[str]:
+    """``configurations``: where each configuration runs -> the ids it leaves out."""
     """Pairs of workflows on one trigger, both running in some configuration, setting one claim."""
     warnings = []
     for first, second in itertools.combinations(registry, 2):
@@ -134,6 +170,60 @@ def _iam_problems(logical_id: str, resource: Mapping[str, Any], workflow_id: str
     return problems
 
 
+def _literal(value: Any) -> Any:
+    """A ``!Sub`` of text without ``${...}`` is that text."""
+    if isinstance(value, dict) and list(value) == ["Fn::Sub"] and isinstance(value["Fn::Sub"], str):
+        return value["Fn::Sub"] if "${" not in value["Fn::Sub"] else value
+    return value
+
+
+def _differences(expected: Any, actual: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """(where, the block's value, the template's) for each value the block writes that ``actual``
+    does not have; keys the block does not write are left to the workflow."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        found: list[tuple[str, Any, Any]] = []
+        for key, value in expected.items():
+            where = f"{path}.{key}" if path else key
+            found += [(where, value, None)] if key not in actual else _differences(value, actual[key], where)
+        return found
+    return [] if _literal(expected) == _literal(actual) else [(path, expected, actual)]
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 90 else text[:87] + "..."
+
+
+def _block_problems(template: SamTemplate, block: WorkflowBlock, workflow_id: str, *, iam_reported: bool) -> list[str]:
+    """The workflow's resources and Output against its block, one line per resource that departs."""
+    problems = []
+    substitutions = f"@{{logical_id}} = {block.logical_id}, @{{workflow_id}} = {workflow_id}"
+    written = [(name, expected, template.resources.get(name), "") for name, expected in block.resources.items()]
+    outputs = template.document.get("Outputs", {})
+    written += [(name, expected, outputs.get(name), "Output ") for name, expected in block.outputs.items()]
+    for name, expected, actual, kind in written:
+        if actual is None:
+            problems.append(
+                f"{TEMPLATE}: {kind}{name} of workflow {workflow_id}'s block is missing — add it as {SOURCE_NAME} writes "
+                f"{block.source_of(name)} ({substitutions}), as claimflow new does"
+            )
+            continue
+        differences = [
+            difference
+            for difference in _differences(expected, actual)
+            if not (iam_reported and difference[0].startswith("Properties.Policies"))  # reported binding by binding
+        ]
+        if differences:
+            where, wanted, found = differences[0]
+            more = f" (and {len(differences) - 1} more)" if len(differences) > 1 else ""
+            has = f"has no {where}" if found is None else f"has {where} {_shown(found)}"
+            problems.append(
+                f"{TEMPLATE}: {kind}{name} {has}{more}, but workflow {workflow_id}'s block writes {_shown(wanted)} "
+                f"({SOURCE_NAME}, {block.source_of(name)}) — write what the block writes, or change the block for every workflow"
+            )
+    return problems
+
+
 def _hook_problems(template: Any, issuer: Mapping[str, Any]) -> list[str]:
     """Claims hooks (the issuer's URL) need their secrets readable, and the URL on the live alias."""
     urls = {k: v for k, v in template.resources.items() if v.get("Type") == "AWS::Lambda::Url"}
@@ -193,6 +283,7 @@ def check_project(root: Path) -> CheckReport:
     by_function = {registered.function: registered for registered in registry}
     seen_ids: dict[str, str] = {}
     written: dict[str, tuple[str, dict[Any, set[str]]]] = {}
+    unchecked: list[str] = []
 
     for registered in registry:
         if registered.function not in functions:
@@ -214,6 +305,7 @@ def check_project(root: Path) -> CheckReport:
             problems.append(f"{where}: workflow id '{settings.id}' is also used by {seen_ids[settings.id]} — ids must be unique")
         seen_ids[settings.id] = where
         written[settings.id] = (where, claims_written(directory / "app.py"))
+        unchecked += [f"{where}:{line}: {UNCHECKED_STATUS}" for line in unchecked_data_reads(directory / "app.py")]
         logical_id = template.logical_id_for(directory)
         if logical_id is None:
             problems.append(
@@ -251,10 +343,25 @@ def check_project(root: Path) -> CheckReport:
             if grant not in invocable:
                 needed = f"!Ref {logical_id}.Alias" if alias is not None else f"!GetAtt {logical_id}.Arn"
                 problems.append(f"{TEMPLATE}: {ISSUER} may not invoke {logical_id} — add {needed} to InvokeRegisteredWorkflows")
-        problems += _iam_problems(logical_id, resource, settings.id, set(settings.bindings))
+        iam = _iam_problems(logical_id, resource, settings.id, set(settings.bindings))
+        description = resource.get("Properties", {}).get("Description")
+        block = render_block(
+            workflow_id=settings.id,
+            logical_id=logical_id,
+            code_uri=str(resource["Properties"]["CodeUri"]),
+            trigger=settings.workflow_trigger.value,
+            failure_policy=settings.policy.value,
+            bindings=settings.bindings,
+            description=description if isinstance(description, str) else None,
+        )
+        problems += iam + _block_problems(template, block, settings.id, iam_reported=bool(iam))
     ids = [e.id for e in registry]
     for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
         problems.append(f"{TEMPLATE}: workflow id '{duplicate}' is registered more than once in CLAIMFLOW_WORKFLOWS")
     configurations = _configurations(project)
-    problems += _disabled_problems(configurations, registry)
-    return CheckReport(problems, _conflicts(written, registry, configurations))
+    refused = _disabled_problems(configurations, registry)
+    problems += refused
+    if refused:  # a registry the issuer would refuse to start with: what runs where is moot
+        return CheckReport(problems, unchecked)
+    not_running = {c.where: _not_running(project, c) for c in configurations}
+    return CheckReport(problems, _conflicts(written, registry, not_running) + unchecked)

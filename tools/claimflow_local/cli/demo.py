@@ -19,7 +19,7 @@ from claimflow_local.stack.deployment import PROJECT_ROOT, LocalDeployment
 from claimflow_local.stack.ports import busy_ports, dev_ports
 from claimflow_local.stack.token_endpoint import TokenRequestEndpoint
 
-__all__ = ["RECORDINGS", "run_demo", "run_dev"]
+__all__ = ["RECORDINGS", "hook_urls", "run_demo", "run_dev"]
 
 #: Local mode records every login here (git-ignored); ``claimflow replay`` reads it by default.
 RECORDINGS = Path(".claimflow") / "recordings"
@@ -93,6 +93,13 @@ def run_demo(*, root: Path = PROJECT_ROOT, result_path: Path | None = None) -> i
         return 0 if subscriber is True else 1
 
 
+def hook_urls(base_url: str, enabled: Any) -> str:
+    """One banner line per rostered HTTP hook the stack answers: its URL and its stack."""
+    from claimflow.issuer.hooks.roster import HTTP_HOOKS
+
+    return "\n".join(f"      {base_url}/hooks/{route:<9} {spec.stack}" for route, spec in HTTP_HOOKS.items() if route in enabled)
+
+
 def run_dev(*, root: Path = PROJECT_ROOT) -> int:
     try:
         ports = dev_ports()
@@ -130,7 +137,8 @@ claimflow is running locally (Ctrl-C stops it): the built functions (.aws-sam/bu
   embedded SSM:                     {stack.ssm.url}   third-party stand-in: {stack.third_party.url}
   every login is recorded in {RECORDINGS}/:  ./claimflow replay  |  ./claimflow explain TOKEN
 
-  claims hooks (stacks that sign their own tokens):  {stack.hooks_url}/hooks/generic | hydra | zitadel
+  claims hooks (stacks that sign their own tokens; samples in events/hooks.*, signed when used):
+{hook_urls(stack.hooks_url, stack.settings.get("hooks", {}))}
       an OpenID provider using them (node-oidc-provider, examples/oidc_provider):  make provider
 
   example OAuth token endpoint (client credentials, examples/identity_stack):

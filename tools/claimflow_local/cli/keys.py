@@ -1,16 +1,19 @@
-"""``claimflow keys init|rotate|add|promote|retire|publish|show|status [--stage S] [--local]``: a stage's signing keys.
+"""``claimflow keys init|rotate|add|promote|retire|publish|show|status|policy [--stage S] [--local]``: a stage's signing keys.
 
 Writes the key set (SecureString), the public JWKS and each key's state together through
 ``claimflow.keys.manager.KeyManager``. The deployed stack rotates by itself (the hourly key
 rotation function); ``status`` shows each key's state and when it moves next, from the
 stage's key states (no key material, no decryption needed). By hand: ``rotate`` publishes a
 next key; after the grace period (longer than resource servers cache the JWKS) ``rotate``
-again promotes it and retires the oldest previous keys beyond ``--keep-previous``.
+again promotes it and retires the oldest previous keys beyond ``--keep-previous``. ``policy``
+prints the key policy a stage's KMS keys are made with, for the caller's account (to give it to
+a key made before key policies, with ``aws kms put-key-policy``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -44,8 +47,20 @@ def describe_moves(keyset: KeySet, policy: RotationPolicy, *, now: int) -> str:
     return "\n".join(lines)
 
 
+def account_principal(*, local: bool) -> str:
+    """The account a new KMS key's policy lets administer it: make dev's (moto's), or the caller's."""
+    if local:
+        from claimflow_local.template import ACCOUNT
+
+        return f"arn:aws:iam::{ACCOUNT}:root"
+    import boto3
+
+    caller = boto3.client("sts").get_caller_identity()
+    return f"arn:{caller['Arn'].split(':')[1]}:iam::{caller['Account']}:root"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["init", "rotate", "add", "promote", "retire", "publish", "show", "status"])
+    parser.add_argument("action", choices=["init", "rotate", "add", "promote", "retire", "publish", "show", "status", "policy"])
     parser.add_argument("--stage", help="stage whose keys to manage (default: $CLAIMFLOW_STAGE or 'local')")
     parser.add_argument("--local", action="store_true", help="the embedded SSM of `make dev` instead of AWS")
     parser.add_argument("--alg", choices=SUPPORTED_ALGORITHMS, default=None, help="algorithm of a new key (init default RS256)")
@@ -67,6 +82,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, *, store: ParameterStore | None = None) -> str:
     """Do ``args.action``; return the key set as ``show`` prints it. Raises ``CommandError``."""
+    if args.action == "policy":
+        from claimflow.keys.kms_keys import signing_key_policy
+
+        with reaching_aws(local=args.local, service="STS"):
+            account = account_principal(local=args.local)
+        return json.dumps(signing_key_policy(stage=SsmPaths(stage=args.stage).stage, account=account), indent=2)
     if store is None:
         from claimflow.infra.ssm import SsmParameterStore
 
@@ -81,7 +102,7 @@ def run(args: argparse.Namespace, *, store: ParameterStore | None = None) -> str
                 from claimflow.keys.kms_keys import KmsKeys
 
                 local = {"endpoint": local_url("ssm"), "credentials": Credentials("testing", "testing")} if args.local else {}
-                keys = KmsKeys(KmsApi(**local), stage=paths.stage)  # type: ignore[arg-type]
+                keys = KmsKeys(KmsApi(**local), stage=paths.stage, account=account_principal(local=args.local))  # type: ignore[arg-type]
             manager = KeyManager(store, paths, keys=keys, keyset_key_id=args.keyset_key)
             if args.action == "status":
                 recorded = manager.load_status()

@@ -1,6 +1,7 @@
 """``claimflow new NAME --trigger ...``: a workflow with its sample event, a test that uses
-the kit, its function resource (least-privilege IAM from the bindings' table) and its
-registry entry."""
+the kit, and its block in template.yaml (function, log group, alarms, registry entry, invoke
+grant, Output; least-privilege IAM from the bindings' table), rendered from the one source,
+``claimflow_local.scaffold``. It is built by functions/Makefile, as every function is."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from claimflow.tokens import TOKENS, lead_token, tokens_for
 from claimflow.triggers import WorkflowTrigger
 from claimflow.wire.contracts import WORKFLOW_INVOCATION
 from claimflow_local.cli.errors import CommandError
-from claimflow_local.iam import required_statements, statements_yaml
+from claimflow_local.scaffold import SOURCE_NAME, WorkflowBlock, render_block
+from claimflow_local.template import ISSUER, SamTemplate, TemplateError, load_yaml
 
 __all__ = ["ScaffoldError", "Scaffolded", "scaffold"]
 
@@ -128,114 +130,66 @@ def _event(root: Path, workflow_id: str, trigger: WorkflowTrigger) -> str:
     return json.dumps(invocation, indent=2) + "\n"
 
 
-def _resource(template: str, logical_id: str, workflow_id: str, directory: str, bindings: list[str]) -> str:
-    """The function, its log group and its alarms, written as the template's own workflows are."""
-    start = template.find("    Metadata:\n      BuildMethod: makefile")
-    metadata = template[start : template.index("    Properties:", start)] if start >= 0 else ""
-    statements = [statement for _, statement in required_statements(workflow_id, bindings)]
-    policy_text = (
-        ("      Policies:\n        - Statement:\n" + statements_yaml(statements) + "\n")
-        if statements
-        else "      # Its bindings need no AWS access at all.\n"
-    )
-    slug = directory.replace("_", "-")
-    function = (
-        f"  {logical_id}:\n    Type: AWS::Serverless::Function\n{metadata}    Properties:\n"
-        f'      Description: "workflow {workflow_id}"\n      CodeUri: functions/{directory}/\n'
-        f"      Handler: app.lambda_handler\n"
-        f"      LoggingConfig:\n        LogFormat: JSON\n        LogGroup: !Ref {logical_id}LogGroup\n"
-        f"      DeploymentPreference:\n        Type: !Ref DeploymentStrategy\n        Alarms:\n"
-        f"          - !Ref {logical_id}ErrorsAlarm\n          - !Ref {logical_id}FailuresAlarm\n"
-        f"{policy_text}\n"
-    )
-    log_group = template.find("  AddThirdPartyDataToAccessTokenFunctionLogGroup:")
-    waiver = (
-        template[template.index("    Metadata:", log_group) : template.index("    Properties:", log_group)]
-        if log_group >= 0
-        else ""
-    )
-    alarms = f"""  {logical_id}LogGroup:
-    Type: AWS::Logs::LogGroup
-{waiver}    Properties:
-      LogGroupName: !Sub /aws/lambda/claimflow-${{Stage}}-{slug}
-      RetentionInDays: !Ref LogRetentionDays
-
-  {logical_id}ErrorsAlarm:
-    Type: AWS::CloudWatch::Alarm
-    Properties:
-      AlarmDescription: "{logical_id} (live alias) raised an error; during a deployment this rolls it back"
-      Namespace: AWS/Lambda
-      MetricName: Errors
-      Dimensions:
-        - Name: FunctionName
-          Value: !Ref {logical_id}
-        - Name: Resource
-          Value: !Sub "${{{logical_id}}}:live"
-      Statistic: Sum
-      Period: 60
-      EvaluationPeriods: 1
-      Threshold: 1
-      ComparisonOperator: GreaterThanOrEqualToThreshold
-      TreatMissingData: notBreaching
-      AlarmActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]
-
-  {logical_id}FailuresAlarm:
-    Type: AWS::CloudWatch::Alarm
-    Properties:
-      AlarmDescription: "workflow {workflow_id} failed in the issuer (crash, timeout, refused reply); rolls its deployment back"
-      Namespace: claimflow
-      MetricName: WorkflowDuration
-      Dimensions:
-        - Name: workflow
-          Value: {workflow_id}
-        - Name: outcome
-          Value: failed
-      Statistic: SampleCount
-      Period: 60
-      EvaluationPeriods: 1
-      Threshold: 1
-      ComparisonOperator: GreaterThanOrEqualToThreshold
-      TreatMissingData: notBreaching
-      AlarmActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]
-
-"""
-    return function + alarms
+def _find(lines: list[str], heading: str, start: int = 0) -> int:
+    """The index of the first line from ``start`` that reads ``heading`` (indentation aside)."""
+    found = next((i for i in range(start, len(lines)) if lines[i].strip() == heading), None)
+    if found is None:
+        raise ScaffoldError(f"template.yaml has no {heading!r} line to add the new workflow's entry under; nothing written")
+    return found
 
 
-def _register(template: str, logical_id: str, workflow_id: str, trigger: WorkflowTrigger, policy: str) -> str:
-    lines = template.splitlines(keepends=True)
-    start = next(i for i, line in enumerate(lines) if "CLAIMFLOW_WORKFLOWS: !Sub |" in line)
-    close = next(i for i in range(start + 1, len(lines)) if lines[i].strip() == "]")
-    indent = lines[close][: len(lines[close]) - len(lines[close].lstrip())]
-    last = close - 1
-    lines[last] = lines[last].rstrip("\n").rstrip(",") + ",\n"
-    entry = (
-        f'{indent}  {{"id": "{workflow_id}", "trigger": "{trigger.value}",\n'
-        f'{indent}   "function": "${{{logical_id}}}:live", "failure_policy": "{policy}", "timeout_ms": 2000}}\n'
-    )
-    lines.insert(close, entry)
-    text = "".join(lines)
-    sid = text.index("Sid: InvokeRegisteredWorkflows")
-    aliases = [m.end() for m in re.finditer(r"\n( +)- !Ref \w+\.Alias", text[sid:])]
-    if not aliases:
-        raise ScaffoldError("template.yaml: InvokeRegisteredWorkflows lists no function alias; cannot add the new one")
-    at = sid + aliases[0]
-    while True:  # the end of the consecutive alias lines
-        following = re.match(r"\n( +)- !Ref \w+\.Alias", text[at:])
-        if not following:
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def _end_under(lines: list[str], at: int) -> int:
+    """Past the last non-blank line that line ``at`` holds (the lines after it, indented deeper)."""
+    depth = len(_indent(lines[at]))
+    end = at + 1
+    for i in range(at + 1, len(lines)):
+        if lines[i].strip() and len(_indent(lines[i])) <= depth:
             break
-        at += following.end()
-    item_indent = re.search(r"\n( +)- !Ref \w+\.Alias", text[sid:]).group(1)  # type: ignore[union-attr]
-    text = text[:at] + f"\n{item_indent}- !Ref {logical_id}.Alias" + text[at:]
-    return text.rstrip("\n") + f"\n  {logical_id}Arn:\n    Value: !GetAtt {logical_id}.Arn\n"
+        if lines[i].strip():
+            end = i + 1
+    return end
 
 
-def _function_makefile(root: Path) -> str:
-    """The build every function shares (bytecode, its requirements): copied from one that has it."""
-    existing = sorted((root / "functions").glob("*/Makefile"))
-    if not existing:
-        raise ScaffoldError("no functions/*/Makefile to copy the build from (BuildMethod: makefile)")
-    return existing[0].read_text()
+def _indented(section: str, indent: str) -> list[str]:
+    """A section of the rendered block (written two spaces in) at ``indent`` instead."""
+    return [indent + line[2:] if line.strip() else "" for line in section.splitlines()]
+
+
+def _insert(template_path: Path, template: str, block: WorkflowBlock) -> str:
+    """template.yaml with the workflow's block: its resources above the marker, its registry entry
+    last in CLAIMFLOW_WORKFLOWS, its alias last in InvokeRegisteredWorkflows, its Output last."""
+    lines = template.replace(MARKER, block.section("Resources") + "\n" + MARKER).splitlines()
+    registry = _find(lines, "CLAIMFLOW_WORKFLOWS: !Sub |")
+    close = _end_under(lines, registry) - 1
+    if lines[close].strip() != "]":
+        raise ScaffoldError("template.yaml: CLAIMFLOW_WORKFLOWS does not end with ']' on its own line; nothing written")
+    lines[close - 1] = lines[close - 1].rstrip(",") + ","
+    lines[close:close] = _indented(block.section("Registry"), _indent(lines[close]) + "  ")
+    grant = _end_under(lines, _find(lines, "Resource:", _find(lines, "- Sid: InvokeRegisteredWorkflows")))
+    lines[grant:grant] = _indented(block.section("InvokeRegisteredWorkflows"), _indent(lines[grant - 1]))
+    outputs = _end_under(lines, _find(lines, "Outputs:"))
+    lines[outputs:outputs] = _indented(block.section("Outputs"), "  ")
+    text = "\n".join(lines) + "\n"
+    cannot = f"template.yaml is laid out in a way new cannot edit (compare it with {SOURCE_NAME}); nothing written"
+    try:  # the edited template must read as the block does
+        edited = SamTemplate(path=template_path, document=load_yaml(text))
+        grants = edited.function_resources()[ISSUER]["Properties"]["Policies"][0]["Statement"][0]["Resource"]
+        grants = grants if isinstance(grants, list) else [grants]
+        kept = (
+            all(edited.resources.get(name) == resource for name, resource in block.resources.items())
+            and [entry.id for entry in edited.registry() if entry.function == block.logical_id] == [block.registry_entry["id"]]
+            and all(item in grants for item in block.invoke_grant)
+            and all(edited.document["Outputs"].get(name) == output for name, output in block.outputs.items())
+        )
+    except (TemplateError, ValueError, LookupError, TypeError) as error:
+        raise ScaffoldError(f"{cannot}: {error}") from error
+    if not kept:
+        raise ScaffoldError(cannot)
+    return text
 
 
 def scaffold(root: Path, name: str, *, trigger: str, bindings: list[str], policy: str = "stop") -> Scaffolded:
@@ -271,12 +225,18 @@ def scaffold(root: Path, name: str, *, trigger: str, bindings: list[str], policy
         raise ScaffoldError(f"template.yaml has lost the line {MARKER.strip()!r} that marks where workflows go")
     if f"  {logical_id}:" in template:
         raise ScaffoldError(f"template.yaml already defines {logical_id}")
-    template = template.replace(MARKER, _resource(template, logical_id, workflow_id, directory, chosen) + MARKER)
-    template = _register(template, logical_id, workflow_id, parsed_trigger, policy)
+    block = render_block(
+        workflow_id=workflow_id,
+        logical_id=logical_id,
+        code_uri=f"functions/{directory}/",
+        trigger=parsed_trigger.value,
+        failure_policy=policy,
+        bindings=chosen,
+    )
+    template = _insert(template_path, template, block)
     written = {
         code_dir / "app.py": _module(workflow_id, parsed_trigger, chosen, directory, policy),
         code_dir / "requirements.txt": "# Dependencies come from the claimflow layer (layers/claimflow/requirements.txt).\n",
-        code_dir / "Makefile": _function_makefile(root),
         root / "events" / f"workflow.{workflow_id}.json": _event(root, workflow_id, parsed_trigger),
         root / "tests" / "workflows" / f"test_{directory}.py": _test(directory, workflow_id, parsed_trigger, chosen),
     }

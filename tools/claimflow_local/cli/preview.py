@@ -36,6 +36,7 @@ class WorkflowPreview:
     duration_ms: float
     changes: dict[str, dict[str, Any]] = field(default_factory=dict)  # token -> claim -> new value
     detail: str = ""
+    fetch_errors: list[dict[str, Any]] = field(default_factory=list)  # fetches that answered 4xx/5xx (redacted)
 
 
 @dataclass
@@ -46,10 +47,12 @@ class Preview:
     final_claims: dict[str, dict[str, Any]] = field(default_factory=dict)
     token_bytes: dict[str, int] = field(default_factory=dict)
     signed_by: str = "claimflow"  # a claims hook's stack signs its own tokens
+    hook_answer: dict[str, Any] | None = None  # locally: the hook's HTTP answer to the sample, signed now
 
     @property
     def ok(self) -> bool:
-        return self.error is None and all(w.outcome == "ok" for w in self.workflows)
+        answered = self.hook_answer is None or self.hook_answer["status"] == 200
+        return self.error is None and answered and all(w.outcome == "ok" for w in self.workflows)
 
 
 def _claims(token: str) -> dict[str, Any]:
@@ -58,13 +61,13 @@ def _claims(token: str) -> dict[str, Any]:
 
 
 @contextmanager
-def _target(against: str, root: Path) -> Iterator[tuple[Any, str]]:
-    """A Lambda client and the issuer's function name: the local emulator, or a deployed stack."""
+def _target(against: str, root: Path) -> Iterator[tuple[Any, str, Any]]:
+    """A Lambda client, the issuer's function name and (locally) the stack: the local emulator, or a deployed stack."""
     if against == "local":
         from claimflow_local.stack.deployment import LocalDeployment
 
         with open(os.devnull, "w") as sink, LocalDeployment(root=root, log=sink) as stack:
-            yield stack.lambda_client(), "IssuerFunction"
+            yield stack.lambda_client(), "IssuerFunction", stack
         return
     import boto3
 
@@ -73,7 +76,7 @@ def _target(against: str, root: Path) -> Iterator[tuple[Any, str]]:
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     if "IssuerFunctionName" not in outputs:
         raise PreviewError(f"stack {against} has no IssuerFunctionName output; is it a claimflow stack?")
-    yield boto3.client("lambda"), outputs["IssuerFunctionName"]
+    yield boto3.client("lambda"), outputs["IssuerFunctionName"], None
 
 
 def _invoke(client: Any, function: str, payload: Mapping[str, Any]) -> tuple[Any, float, str | None]:
@@ -126,15 +129,12 @@ def _hook_route(document: Mapping[str, Any]) -> str | None:
 
 
 def _hook(route: str, config: IssuerConfig) -> Any:
-    from claimflow.issuer.hooks.generic import GenericClaimsHook
-    from claimflow.issuer.hooks.hydra import HydraTokenHook
-    from claimflow.issuer.hooks.zitadel import ZitadelAction
+    from claimflow.issuer.hooks.roster import http_hook
 
-    hooks = {"hydra": HydraTokenHook(domain=config.issuer_url), "zitadel": ZitadelAction(domain=config.issuer_url)}
-    hooks["generic"] = GenericClaimsHook(config=config)
-    if route not in hooks:
-        raise PreviewError(f"no claims hook /hooks/{route}; there are {', '.join(f'/hooks/{r}' for r in hooks)}")
-    return hooks[route]
+    try:
+        return http_hook(route, config)
+    except KeyError as error:
+        raise PreviewError(str(error.args[0])) from None
 
 
 def preview(event_path: Path, *, against: str = "local", root: Path = Path(".")) -> Preview:
@@ -143,7 +143,7 @@ def preview(event_path: Path, *, against: str = "local", root: Path = Path("."))
     that stack's request; the stack signs, so the result is the claims the hook would answer."""
     document = read_token_request(event_path, root)
     route = _hook_route(document)
-    with _target(against, root) as (client, issuer):
+    with _target(against, root) as (client, issuer, stack):
         variables = client.get_function_configuration(FunctionName=issuer)["Environment"]["Variables"]
         # The same request, event and invocations the issuer builds, from the issuer's own configuration.
         config = config_from_environment(variables)
@@ -168,14 +168,26 @@ def preview(event_path: Path, *, against: str = "local", root: Path = Path("."))
             detail = reply.get("reason") or (
                 f"{reply['error']['type']}: {reply['error']['message']}" if reply.get("error") else ""
             )
-            runs.append(WorkflowPreview(registration.id, reply["outcome"], round(elapsed, 1), changes, detail))
+            fetch_errors = list(reply.get("fetch_errors") or [])
+            runs.append(WorkflowPreview(registration.id, reply["outcome"], round(elapsed, 1), changes, detail, fetch_errors))
         answer = {} if hook else _invoke(client, issuer, document)[0]
+        hook_answer: dict[str, Any] | None = None
+        if hook is not None and stack is not None:  # the sample as the stack sends it, signed now
+            from claimflow_local.hook_callers import send, signed_event
+
+            try:
+                signed = signed_event(document, stack.settings)
+            except KeyError as error:
+                raise PreviewError(f"{event_path}: {error.args[0]}") from None
+            status, body = send(signed, stack.hooks_url)
+            hook_answer = {"status": status, "body": body}
     result = Preview(request.trigger.value, runs)
     if hook is not None:  # the stack signs: what the hook would answer, merged in registry order
         for run in runs:
             for token, claims in run.changes.items() if run.outcome == "ok" else ():
                 result.final_claims.setdefault(token, {}).update(claims)
         result.signed_by = hook.name
+        result.hook_answer = hook_answer
         return result
     if "error" in answer:
         result.error = f"{answer['error']}: {answer['error_description']}"
@@ -202,6 +214,8 @@ def render(result: Preview, *, as_json: bool = False) -> str:
         lines.append(f"{run.id:34} {run.outcome:8} {run.duration_ms:8.1f}  {changes}")
         if run.detail:
             lines.append(f"{'':34} {'':8} {'':8}  ↳ {run.detail}")
+        for fetched in run.fetch_errors:
+            lines.append(f"{'':34} {'':8} {'':8}  ↳ fetch answered HTTP {fetched['status']}: {fetched['url']}")
     lines.append("")
     if result.error:
         lines.append(f"no token: {result.error}")
@@ -212,4 +226,6 @@ def render(result: Preview, *, as_json: bool = False) -> str:
             else f"claims {result.signed_by} adds and signs"
         )
         lines.append(f"{name} ({signed}): {json.dumps(claims, sort_keys=True)}")
+    if result.hook_answer is not None:
+        lines.append(f"{result.signed_by} gets HTTP {result.hook_answer['status']}: {json.dumps(result.hook_answer['body'])}")
     return "\n".join(lines)

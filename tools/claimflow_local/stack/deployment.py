@@ -34,8 +34,10 @@ from claimflow.keys.kms_keys import KmsKeys
 from claimflow.keys.manager import KeyManager, KeySource, LocalKeys
 from claimflow.wire.client import IssuerClient
 from claimflow_local.emulator import LambdaEmulator
-from claimflow_local.stack.ssm import EmbeddedSsm, load_settings, seed_parameters
+from claimflow_local.stack.entra_keys import EntraKeysStandIn
+from claimflow_local.stack.ssm import EmbeddedSsm, create_tables, load_settings, seed_parameters
 from claimflow_local.stack.third_party import StubThirdPartyApi
+from claimflow_local.template import ACCOUNT
 
 __all__ = ["PROJECT_ROOT", "BuildError", "LocalDeployment", "built_snapshot", "sam_build"]
 
@@ -149,6 +151,7 @@ class LocalDeployment:
         self.third_party: StubThirdPartyApi | None = None
         self.oauth: OAuthTokenEndpoint | None = None
         self.emulator: LambdaEmulator | None = None
+        self.entra_keys: EntraKeysStandIn | None = None  # the tenant JWKS the entra hook checks calls against
         self._snapshot: Path | None = None
 
     def start(self) -> LocalDeployment:
@@ -164,14 +167,19 @@ class LocalDeployment:
         if self.settings.get("signing_key_store", "ssm") != "kms":
             return LocalKeys()
         assert self.ssm is not None
-        return KmsKeys(KmsApi(endpoint=self.ssm.url, credentials=Credentials("testing", "testing")), stage=stage)
+        kms = KmsApi(endpoint=self.ssm.url, credentials=Credentials("testing", "testing"))
+        return KmsKeys(kms, stage=stage, account=f"arn:aws:iam::{ACCOUNT}:root")  # moto's account
 
     def _start(self) -> None:
         built = built_snapshot(self.root, build=self.build, log=self.log)
         self._snapshot = built.parent
+        self.entra_keys = EntraKeysStandIn.for_settings(self.settings)
+        if self.entra_keys is not None:
+            self.settings = self.entra_keys.start().configured(self.settings)
         self.ssm = EmbeddedSsm(port=self.ports.get("ssm", 0)).start()
         client = self.ssm.client()
         paths = seed_parameters(client, self.settings)
+        create_tables(self.ssm.client("dynamodb"), built)
         keys = KeyManager(SsmParameterStore(client=client, max_age=0), paths, keys=self._key_source(paths.stage))
         if keys.load() is None:
             keys.init(alg=self.settings.get("signing_algorithm", "RS256"))
@@ -199,6 +207,7 @@ class LocalDeployment:
         common = {
             "AWS_ENDPOINT_URL_SSM": self.ssm.url,
             "AWS_ENDPOINT_URL_KMS": self.ssm.url,  # moto serves KMS too (SigningKeyStore=kms)
+            "AWS_ENDPOINT_URL_DYNAMODB": self.ssm.url,  # and DynamoDB (the hooks' used signatures)
             "CLAIMFLOW_LOCAL_MODE": "1",
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "WARNING",
@@ -226,7 +235,7 @@ class LocalDeployment:
         return OAuthTokenEndpoint(ClientCredentialsGrant(None, registry), port=self.ports.get("oauth", 0)).start()
 
     def stop(self) -> None:
-        for part in (self.emulator, self.third_party, self.oauth, self.ssm):
+        for part in (self.emulator, self.third_party, self.oauth, self.ssm, self.entra_keys):
             if part is not None:
                 part.stop()
         if self._snapshot is not None:

@@ -1,5 +1,6 @@
 """Embedded AWS for local mode: moto's server on 127.0.0.1 as SSM, seeded from
-``local/settings.json``, with signing keys generated on first start.
+``local/settings.json``, with signing keys generated on first start, and as DynamoDB, with the
+template's tables (the claims hooks' used signatures).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from claimflow.environment import SsmPaths
 
-__all__ = ["EmbeddedSsm", "load_settings", "seed_parameters"]
+__all__ = ["EmbeddedSsm", "create_tables", "load_settings", "seed_parameters"]
 
 
 class EmbeddedSsm:
@@ -68,10 +69,33 @@ def seed_parameters(ssm_client: Any, settings: Mapping[str, Any]) -> SsmPaths:
     entries: list[tuple[str, Mapping[str, Any]]] = [(f"{paths.shared_env}/{k}", v) for k, v in env.get("shared", {}).items()]
     for workflow_id, variables in env.get("workflows", {}).items():
         entries += [(f"{paths.workflow_env(workflow_id)}/{k}", v) for k, v in variables.items()]
-    for hook, spec in settings.get("hooks", {}).items():  # each claims hook's shared secret
-        entries.append((paths.hook_secret(hook), {"value": spec["secret"], "secret": True}))
+    for hook, spec in settings.get("hooks", {}).items():  # each claims hook's shared secret, or its JSON configuration
+        value = spec["secret"] if "secret" in spec else json.dumps(spec["config"], separators=(",", ":"))
+        entries.append((paths.hook_secret(hook), {"value": value, "secret": True}))
     for name, spec in entries:
         ssm_client.put_parameter(
             Name=name, Value=str(spec["value"]), Type="SecureString" if spec.get("secret") else "String", Overwrite=True
         )
     return paths
+
+
+def create_tables(dynamodb_client: Any, template: Path) -> list[str]:
+    """Create each DynamoDB table ``template`` declares, named as the emulator resolves its
+    ``!Ref`` (its logical id), with its keys and TTL; their names."""
+    from claimflow_local.template import SamTemplate
+
+    created = []
+    for logical_id, resource in SamTemplate.load(template).resources.items():
+        if resource.get("Type") != "AWS::DynamoDB::Table":
+            continue
+        spec = resource["Properties"]
+        dynamodb_client.create_table(
+            TableName=logical_id,
+            AttributeDefinitions=spec["AttributeDefinitions"],
+            KeySchema=spec["KeySchema"],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        if ttl := spec.get("TimeToLiveSpecification"):
+            dynamodb_client.update_time_to_live(TableName=logical_id, TimeToLiveSpecification=ttl)
+        created.append(logical_id)
+    return created

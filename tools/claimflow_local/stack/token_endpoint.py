@@ -45,10 +45,15 @@ def _handler(issuer: IssuerClient) -> type[LoopbackHandler]:
             if self.path != "/token":
                 self._json(404, {"error": "not_found"})
                 return
+            constants: list[str] = []  # NaN, Infinity, -Infinity: Python reads them, JSON has no form for them
             try:
-                request = json.loads(raw or b"null")
+                request = json.loads(raw or b"null", parse_constant=constants.append)
             except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested past the parser's limit
                 self._json(400, {"error": "invalid_request", "error_description": "the body is not a JSON document"})
+                return
+            if constants:
+                description = f"the body holds {constants[0]}, which is not JSON; send a finite number"
+                self._json(400, {"error": "invalid_request", "error_description": description})
                 return
             try:
                 response = issuer.request_tokens(request)

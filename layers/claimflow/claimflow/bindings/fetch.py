@@ -203,6 +203,8 @@ def _send(invocation: Invocation, url: str, options: FetchOptions, body: bytes |
                 sent_headers = {k: v for k, v in sent_headers.items() if k.lower() != "content-type"}
             continue
         result = FetchResult(_parse(url, response, options.response_format), response.status, dict(response.headers), url)
+        if not result.ok:  # reported beside the workflow's outcome, whatever it does with the answer
+            invocation.record_fetch_error(url, response.status)
         if options.raise_for_status:
             return result.raise_for_status()
         if not result.ok:  # the seed's semantics: the workflow decides; the operator still sees it

@@ -1,5 +1,5 @@
 """Signed HTTP to one AWS service over one pooled urllib3 pool: the transport of the AWS calls
-on the login path (``ssm_api``, ``lambda_invoke``, ``kms``). No boto3 client is built, so a
+on the login path (``ssm_api``, ``lambda_api``, ``kms_api``, ``dynamodb_api``). No boto3 client is built, so a
 cold start pays neither botocore's import nor its service models, and a call costs a
 signature and a request.
 """
@@ -77,8 +77,10 @@ class AwsHttp:
         deadline: float | None = None,
         read_timeout: float = 2.0,
         retry: bool = False,
+        content_type: str = "application/x-amz-json-1.1",
     ) -> dict[str, Any]:
-        """One action of a JSON-protocol service (``X-Amz-Target``: SSM, KMS); its reply.
+        """One action of a JSON-protocol service (``X-Amz-Target``: SSM, KMS; DynamoDB speaks
+        ``application/x-amz-json-1.0``); its reply.
 
         Tried again once, only while ``deadline`` (``time.monotonic()``) leaves time: when the
         connection could not be opened (nothing was sent), and, if ``retry`` (the action is
@@ -88,7 +90,7 @@ class AwsHttp:
         import urllib3
 
         body = json.dumps(arguments, separators=(",", ":")).encode()
-        headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target}
+        headers = {"Content-Type": content_type, "X-Amz-Target": target}
         action = target.rsplit(".", 1)[-1]
         for attempt in (1, 2):
             remaining = read_timeout if deadline is None else min(read_timeout, deadline - time.monotonic())

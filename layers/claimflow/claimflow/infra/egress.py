@@ -32,6 +32,7 @@ METADATA_ADDRESSES: frozenset[IPAddress] = frozenset(
         ipaddress.ip_address("fd00:ec2::254"),  # IMDS over IPv6
         ipaddress.ip_address("169.254.170.2"),  # ECS task metadata / container credentials
         ipaddress.ip_address("169.254.170.23"),  # EKS Pod Identity agent
+        ipaddress.ip_address("fd00:ec2::23"),  # EKS Pod Identity agent over IPv6 (unique-local: local mode allows those)
     }
 )
 

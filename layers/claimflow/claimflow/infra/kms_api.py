@@ -10,6 +10,7 @@ runs in the rotation function and the key CLI.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,8 +44,12 @@ class KmsApi:
         """The key's public half, DER SubjectPublicKeyInfo."""
         return base64.b64decode(self._call("GetPublicKey", {"KeyId": key_id})["PublicKey"])
 
-    def create_signing_key(self, key_spec: str, *, description: str, tags: Mapping[str, str]) -> str:
-        """A new asymmetric SIGN_VERIFY key; its ARN."""
+    def create_signing_key(self, key_spec: str, *, description: str, tags: Mapping[str, str], policy: Mapping[str, Any]) -> str:
+        """A new asymmetric SIGN_VERIFY key, tagged and with its key policy from the start; its ARN.
+
+        The lockout safety check is bypassed on purpose: it requires that the caller (the rotation
+        role) could rewrite the key's policy later, and that role must never be able to. ``policy``
+        keeps the key manageable: it gives the account principal ``kms:PutKeyPolicy``."""
         reply = self._call(
             "CreateKey",
             {
@@ -52,6 +57,8 @@ class KmsApi:
                 "KeyUsage": "SIGN_VERIFY",
                 "Description": description,
                 "Tags": [{"TagKey": k, "TagValue": v} for k, v in tags.items()],
+                "Policy": json.dumps(policy),
+                "BypassPolicyLockoutSafetyCheck": True,
             },
         )
         return str(reply["KeyMetadata"]["Arn"])

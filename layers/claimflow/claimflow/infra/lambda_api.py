@@ -5,7 +5,9 @@ Why not a boto3 client: its timeouts are per client, not per call, and its retry
 read timeouts, so a slow function would run again (with its side effects) while its first run
 is still going. Here a call is retried only where it provably did not run:
 - HTTP 429 ``TooManyRequestsException`` (Lambda throttled it before running it), and
-- a connection that could not be opened (nothing was sent),
+- a connection that could not be opened (nothing was sent), a bounded number of times within a
+  short connect budget (3 tries, 2 s): an endpoint that refuses connections is down, and the
+  caller hears so at once instead of at its deadline,
 each only while the deadline leaves time for another try. A read timeout, a dropped
 connection after sending, or any other error is never retried.
 
@@ -32,6 +34,7 @@ __all__ = ["InvokeReply", "LambdaInvokeClient"]
 
 _MIN_ATTEMPT_SECONDS = 0.05  # below this, another try could not finish in time
 _THROTTLE_BACKOFF_SECONDS = 0.05
+_CONNECT_BACKOFF_SECONDS = 0.1  # doubled after each refused connect
 
 
 @dataclass(frozen=True)
@@ -55,9 +58,15 @@ class LambdaInvokeClient:
         region: str | None = None,
         max_pool: int = 16,
         credentials: tuple[str, str] | None = None,
+        connect_attempts: int = 3,
+        connect_budget: float = 2.0,
     ) -> None:
         """``credentials`` (access key id, secret) are for local endpoints; by default the
-        function's own (Lambda's variables), else botocore's provider chain."""
+        function's own (Lambda's variables), else botocore's provider chain. A connection that
+        cannot be opened is tried at most ``connect_attempts`` times within ``connect_budget``
+        seconds of the call's start."""
+        self.connect_attempts = connect_attempts
+        self.connect_budget = connect_budget
         self._http = AwsHttp(
             "lambda",
             endpoint=endpoint or env_str(Env.LAMBDA_ENDPOINT, "") or None,
@@ -75,7 +84,8 @@ class LambdaInvokeClient:
         body = payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()
         path = f"/2015-03-31/functions/{quote(function, safe='')}/invocations"
         headers = {"Content-Type": "application/json", "X-Amz-Invocation-Type": "RequestResponse"}
-        attempt = 0
+        attempt = refused = 0
+        started = time.monotonic()
         while True:
             attempt += 1
             remaining = deadline - time.monotonic()
@@ -86,9 +96,19 @@ class LambdaInvokeClient:
                     "POST", path, body, headers, timeout=urllib3.Timeout(connect=min(1.0, remaining), read=remaining)
                 )
             except urllib3.exceptions.NewConnectionError as error:  # nothing was sent
-                if deadline - time.monotonic() > _MIN_ATTEMPT_SECONDS * 2:
+                refused += 1
+                backoff, now = _CONNECT_BACKOFF_SECONDS * 2 ** (refused - 1), time.monotonic()
+                if (
+                    refused < self.connect_attempts
+                    and now + backoff - started < self.connect_budget
+                    and deadline - now > backoff + _MIN_ATTEMPT_SECONDS * 2
+                ):
+                    time.sleep(backoff)
                     continue
-                raise LambdaInvokeError(f"invoke {function}: cannot connect to {self.endpoint} ({error})") from None
+                raise LambdaInvokeError(
+                    f"invoke {function}: cannot connect to {self.endpoint} ({error}); "
+                    f"{refused} {'try' if refused == 1 else 'tries'} in {now - started:.1f} s"
+                ) from None
             except urllib3.exceptions.ReadTimeoutError:
                 raise LambdaInvokeError(f"invoke {function}: no answer within {remaining * 1000:.0f} ms") from None
             except urllib3.exceptions.HTTPError as error:

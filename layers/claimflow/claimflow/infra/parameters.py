@@ -14,6 +14,14 @@ cached value can answer for:
   waits ``failure_backoff`` seconds counted from the end of the failed one;
 - with nothing cached, callers wait for the one load in flight until their deadline, then get
   a ``ParameterStoreError`` saying how long they waited.
+
+Stale serving has a bound, because a cached secret outlives its rotation (a revoked hook secret
+would be accepted for as long as SSM stays down): a value holding a secret stale for more than
+``max_stale`` seconds (``MaxStaleSeconds``) is not served, nor one a caller's ``servable`` check
+refuses (the key set's grace window). A refused value counts as none: callers wait for a refresh
+until their deadline, then fail closed (``ParameterStoreError``: ``temporarily_unavailable``).
+Plain values (public keys, settings) are still served stale. Each stale serve caused by a
+failing store is reported to ``on_stale`` (the SSM adapter's: an EMF ``ServingStale`` count).
 """
 
 from __future__ import annotations
@@ -28,11 +36,23 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from claimflow.environment import Env, env_float
 from claimflow.errors import ParameterStoreError
 
-__all__ = ["DEFAULT_MAX_AGE_SECONDS", "InMemoryParameterStore", "Parameter", "ParameterStore"]
+__all__ = [
+    "DEFAULT_MAX_AGE_SECONDS",
+    "DEFAULT_MAX_STALE_SECONDS",
+    "InMemoryParameterStore",
+    "Parameter",
+    "ParameterStore",
+    "ServableCheck",
+]
 
 DEFAULT_MAX_AGE_SECONDS = 60.0
+#: How long past its TTL a cached secret may still be served while the store fails (MaxStaleSeconds).
+DEFAULT_MAX_STALE_SECONDS = 300.0
+#: A caller's own bound: ``(cached value, seconds since it was loaded)`` -> None, or why it may not be served.
+ServableCheck = Callable[[Any, float], "str | None"]
 _log = logging.getLogger(__name__)
 
 
@@ -64,9 +84,17 @@ class _Refresh:
 class _Entry:
     value: Any = None
     has_value: bool = False
+    loaded_at: float = -math.inf
     fresh_until: float = -math.inf
     retry_after: float = -math.inf  # no refresh before this, after a failed one
+    failing: bool = False  # the last refresh failed: serving the value now is serving stale
     refresh: _Refresh | None = None
+
+
+def _holds_secret(value: Any) -> bool:
+    if isinstance(value, Parameter):
+        return value.is_secret
+    return isinstance(value, Mapping) and any(isinstance(p, Parameter) and p.is_secret for p in value.values())
 
 
 Key = tuple[str, str]
@@ -82,9 +110,16 @@ class ParameterStore(ABC):
         stale_wait: float = 0.25,
         failure_backoff: float = 5.0,
         max_entries: int = 1024,
+        max_stale: float | None = None,
+        on_stale: Callable[[str, float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``max_stale``: seconds past its TTL a value holding a secret may be served while the
+        store fails (default: ``CLAIMFLOW_MAX_STALE_SECONDS``, else 300); ``on_stale(name,
+        seconds_stale)``: told of each such serve."""
         self.max_age = max_age
+        self.max_stale = env_float(Env.MAX_STALE_SECONDS, DEFAULT_MAX_STALE_SECONDS) if max_stale is None else max_stale
+        self.on_stale = on_stale
         self.stale_wait = stale_wait
         self.failure_backoff = failure_backoff
         self.max_entries = max_entries
@@ -96,12 +131,13 @@ class ParameterStore(ABC):
         """Parameters directly under ``path``, keyed by their last name segment.
 
         ``deadline`` (a ``time.monotonic()`` value) bounds how long this call may wait."""
-        result: Mapping[str, Parameter] = self._cached(("path", path.rstrip("/")), self._get_by_path, deadline)
+        result: Mapping[str, Parameter] = self._cached(("path", path.rstrip("/")), self._get_by_path, deadline, None)
         return result
 
-    def get(self, name: str, *, deadline: float | None = None) -> Parameter | None:
-        """One parameter by its full name, or None when it does not exist."""
-        result: Parameter | None = self._cached(("name", name), self._get, deadline)
+    def get(self, name: str, *, deadline: float | None = None, servable: ServableCheck | None = None) -> Parameter | None:
+        """One parameter by its full name, or None when it does not exist. ``servable``: the
+        caller's own bound on how old a cached value it accepts (see the module's docstring)."""
+        result: Parameter | None = self._cached(("name", name), self._get, deadline, servable)
         return result
 
     def clear_cache(self) -> None:
@@ -110,7 +146,8 @@ class ParameterStore(ABC):
 
     # --- the cache ---------------------------------------------------------------------------
 
-    def _cached(self, key: Key, load: Callable[[str], Any], deadline: float | None) -> Any:
+    def _cached(self, key: Key, load: Callable[[str], Any], deadline: float | None, servable: ServableCheck | None) -> Any:
+        refresh: _Refresh | None = None
         with self._lock:
             entry = self._cache.get(key)
             if entry is None:
@@ -119,20 +156,29 @@ class ParameterStore(ABC):
                     self._cache.popitem(last=False)
             self._cache.move_to_end(key)
             now = self._clock()
-            if entry.has_value and (now < entry.fresh_until or now < entry.retry_after):
+            refused = self._refusal(entry, now, servable) if entry.has_value else None
+            usable = entry.has_value and refused is None
+            if usable and now < entry.fresh_until:
                 return entry.value
-            if entry.has_value and entry.refresh is not None:
-                return entry.value  # someone else is refreshing: serve the last good value
-            if not entry.has_value and now < entry.retry_after:
-                raise ParameterStoreError(f"the parameter store failed for {key[1]} moments ago; retrying after a back-off")
-            starts = entry.refresh is None
-            if starts:
-                entry.refresh = _Refresh()
-            refresh = entry.refresh
-            assert refresh is not None
-            stale, has_stale = entry.value, entry.has_value
+            # Backing off after a failure, or someone else is refreshing: serve the last good value.
+            serve_now = usable and (now < entry.retry_after or entry.refresh is not None)
+            if not serve_now:
+                if not usable and now < entry.retry_after:
+                    why = f" ({refused})" if refused else ""
+                    raise ParameterStoreError(
+                        f"the parameter store failed for {key[1]} moments ago; retrying after a back-off{why}"
+                    )
+                starts = entry.refresh is None
+                if starts:
+                    entry.refresh = _Refresh()
+                refresh = entry.refresh
+            value, failing, stale_since = entry.value, entry.failing, entry.fresh_until
+        if refresh is None:
+            if failing:
+                self._served_stale(key[1], now - stale_since)
+            return value
 
-        wait = self._wait(deadline, has_stale=has_stale)
+        wait = self._wait(deadline, has_stale=usable)
         if starts:
             if wait is None:  # nothing to serve instead and no deadline: load in this thread
                 self._load(key, load, refresh)
@@ -141,13 +187,31 @@ class ParameterStore(ABC):
         finished = refresh.done.wait(wait)
         if finished and refresh.error is None:
             return refresh.value
-        if has_stale:
+        if usable:
             why = str(refresh.error) if finished else f"no answer within {wait * 1000:.0f} ms"  # type: ignore[operator]
             _log.warning("parameter store refresh of %s failed or is late, serving the cached value: %s", key[1], why)
-            return stale
-        if refresh.error is not None:
+            self._served_stale(key[1], self._clock() - stale_since)
+            return value
+        if refresh.error is not None and not refused:
             raise refresh.error
-        raise ParameterStoreError(f"the parameter store did not answer for {key[1]} within {wait * 1000:.0f} ms")  # type: ignore[operator]
+        if refresh.error is not None:
+            raise ParameterStoreError(f"{refresh.error}; {refused}")
+        late = f"the parameter store did not answer for {key[1]} within {wait * 1000:.0f} ms"  # type: ignore[operator]
+        raise ParameterStoreError(late + (f"; {refused}" if refused else ""))
+
+    def _refusal(self, entry: _Entry, now: float, servable: ServableCheck | None) -> str | None:
+        """Why the cached value may not be served now (None: it may)."""
+        stale_for = now - entry.fresh_until
+        if stale_for > self.max_stale and _holds_secret(entry.value):
+            return (
+                f"the cached value holds a secret and has been stale for {stale_for:.0f} s, longer than "
+                f"{Env.MAX_STALE_SECONDS} (MaxStaleSeconds) allows: {self.max_stale:.0f} s"
+            )
+        return None if servable is None else servable(entry.value, now - entry.loaded_at)
+
+    def _served_stale(self, name: str, stale_for: float) -> None:
+        if self.on_stale is not None:
+            self.on_stale(name, stale_for)
 
     def _wait(self, deadline: float | None, *, has_stale: bool) -> float | None:
         """How long this caller waits for a refresh; None: until it ends."""
@@ -168,8 +232,9 @@ class ParameterStore(ABC):
             entry = self._cache.setdefault(key, _Entry())
             if entry.refresh is refresh:
                 entry.refresh = None
+            entry.failing = refresh.error is not None
             if refresh.error is None:
-                entry.value, entry.has_value = refresh.value, True
+                entry.value, entry.has_value, entry.loaded_at = refresh.value, True, ended
                 entry.fresh_until, entry.retry_after = ended + self.max_age, -math.inf
             else:
                 entry.retry_after = ended + min(self.failure_backoff, self.max_age) if self.max_age > 0 else ended

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from claimflow.environment import Env, env_str
 from claimflow.errors import ParameterStoreError
+from claimflow.infra.cache_metrics import record_serving_stale
 from claimflow.infra.parameters import Parameter, ParameterStore
 
 if TYPE_CHECKING:
@@ -20,9 +21,11 @@ __all__ = ["SsmParameterStore"]
 
 
 class SsmParameterStore(ParameterStore):
-    """Parameters from AWS SSM; ``SecureString`` values are decrypted and marked secret."""
+    """Parameters from AWS SSM; ``SecureString`` values are decrypted and marked secret. Each
+    value served stale while SSM fails counts one ``ServingStale`` metric (unless ``on_stale``)."""
 
     def __init__(self, *, client: SsmApi | Any | None = None, **options: Any) -> None:
+        options.setdefault("on_stale", record_serving_stale)
         super().__init__(**options)
         self._client = client
 

@@ -9,6 +9,7 @@ from claimflow.issuer.config import IssuerConfig
 from claimflow.issuer.errors import (
     AccessDeniedError,
     HookAuthenticationError,
+    ReplayStoreError,
     TokenRequestError,
     TokenTooLargeError,
     WorkflowFailedError,
@@ -43,6 +44,7 @@ __all__ = [
     # errors
     "AccessDeniedError",
     "HookAuthenticationError",
+    "ReplayStoreError",
     "TokenRequestError",
     "TokenTooLargeError",
     "WorkflowFailedError",

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from claimflow.environment import Env, SsmPaths, env_int, env_list
+from claimflow.environment import Env, SsmPaths, env_int, env_list, env_str
 from claimflow.errors import ClaimflowError
 from claimflow.infra.logs import logger_for
 from claimflow.infra.tracing import spans_from_environment
@@ -51,15 +51,24 @@ def _kms_client() -> KmsApi:
 def build_issuer() -> TokenIssuer:
     """Wire the real adapters, once per container."""
     from claimflow.infra.ssm import SsmParameterStore
+    from claimflow.keys.rotation import policy_from_environment
     from claimflow.record.sinks import recorder_from_environment
 
     config = config_from_environment()
     store = SsmParameterStore(max_age=env_int(Env.KEYSET_TTL_SECONDS, 300))
+    # The rotation's own timings bound how long a key set SSM cannot re-read is signed with.
+    keys = KeyProvider(
+        store,
+        SsmPaths().signing_keyset,
+        kms=_kms_client,
+        policy=policy_from_environment(),
+        longest_token_seconds=max(config.lifetimes.values()),
+    )
     return TokenIssuer(
         config=config,
         registry=registry_from_environment(),
         invoker=LambdaWorkflowInvoker(),
-        keys=KeyProvider(store, SsmPaths().signing_keyset, kms=_kms_client),
+        keys=keys,
         spans=spans_from_environment("issuer"),
         recorder=recorder_from_environment(),
     )
@@ -99,6 +108,11 @@ def _record_metrics(reply: Mapping[str, Any]) -> None:
         ) as metric:
             metric.add_dimension(name="workflow", value=run["id"])
             metric.add_dimension(name="outcome", value=run["outcome"])
+        if run.get("fetch_errors"):  # fetches that answered 4xx/5xx: a claim read from one may be wrong
+            with single_metric(
+                name="FetchErrorStatus", unit=MetricUnit.Count, value=len(run["fetch_errors"]), namespace="claimflow"
+            ) as metric:
+                metric.add_dimension(name="workflow", value=run["id"])
 
 
 def oauth_text(text: str, *, limit: int = 512) -> str:
@@ -178,6 +192,7 @@ def build_hook_endpoint() -> HookEndpoint:
     """The claims hooks the issuer's URL answers, sharing its workflows runner (once per container)."""
     from claimflow.infra.secrets import container_secrets
     from claimflow.infra.ssm import SsmParameterStore
+    from claimflow.issuer.hooks.dynamodb_replays import DynamoDbReplayStore
 
     issuer = build_issuer()
     enabled = env_list(Env.CLAIMS_HOOKS)
@@ -185,6 +200,7 @@ def build_hook_endpoint() -> HookEndpoint:
         http_hooks(issuer.config, enabled=enabled),
         issuer.workflows,
         SsmParameterStore(max_age=300),
+        replays=DynamoDbReplayStore(table=env_str(Env.HOOK_REPLAY_TABLE, "")),  # shared by every container
         enabled=enabled,
         budget_ms=issuer.config.issuance_budget_ms,
         paths=SsmPaths(),

@@ -11,6 +11,7 @@ from claimflow.wire.contracts import WorkflowReport
 __all__ = [
     "AccessDeniedError",
     "HookAuthenticationError",
+    "ReplayStoreError",
     "TokenRequestError",
     "TokenTooLargeError",
     "WorkflowFailedError",
@@ -73,3 +74,10 @@ class HookAuthenticationError(ClaimflowError):
     """A claims-hook call is not from the identity stack the hook serves; nothing runs."""
 
     error_code = "invalid_client"
+
+
+class ReplayStoreError(ClaimflowError):
+    """The store of used hook signatures could not say whether a call is a replay; the call is
+    refused (fail closed) and may be tried again."""
+
+    error_code = "temporarily_unavailable"

@@ -18,7 +18,14 @@ from claimflow.issuer.errors import AccessDeniedError, WorkflowFailedError
 from claimflow.issuer.registry import WorkflowRegistration
 from claimflow.settings import FailurePolicy
 from claimflow.tokens import TokenKind
-from claimflow.wire.contracts import WORKFLOW_INVOCATION, Outcome, WorkflowReport, validate
+from claimflow.wire.contracts import (
+    MAX_FETCH_ERRORS,
+    WORKFLOW_INVOCATION,
+    FetchErrorReport,
+    Outcome,
+    WorkflowReport,
+    validate,
+)
 
 __all__ = ["ClaimConflict", "Merged", "WorkflowRun", "merge_runs"]
 
@@ -141,4 +148,23 @@ def _report(run: WorkflowRun, outcome: Outcome, detail: Any) -> WorkflowReport:
         entry["error"] = str(detail)[:1024]
     elif outcome is Outcome.DENIED:
         entry["reason"] = str(detail)
+    fetch_errors = _fetch_errors(run.reply)
+    if fetch_errors:
+        entry["fetch_errors"] = fetch_errors
     return entry
+
+
+def _fetch_errors(reply: Any) -> list[FetchErrorReport]:
+    """The reply's error-status fetches, in the report's shape (a malformed reply's are dropped
+    one by one, never the report's shape)."""
+    listed = reply.get("fetch_errors") if isinstance(reply, Mapping) else None
+    if not isinstance(listed, list):
+        return []
+    return [
+        {"url": item["url"][:1024], "status": item["status"]}
+        for item in listed[:MAX_FETCH_ERRORS]
+        if isinstance(item, Mapping)
+        and isinstance(item.get("url"), str)
+        and type(item.get("status")) is int
+        and 400 <= item["status"] <= 599
+    ]

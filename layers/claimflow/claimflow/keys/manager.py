@@ -80,6 +80,17 @@ class RotationPolicy:
     grace_seconds: int = DEFAULT_GRACE_SECONDS
     retire_after_seconds: int = 3600 + CLOCK_SKEW_SECONDS
 
+    def signs_until(self, keyset: KeySet, *, read_at: float, longest_token_seconds: int) -> float:
+        """Until when (epoch seconds) a signer that read ``keyset`` at ``read_at``, and could not
+        read it since, may go on signing with its active key, every token verifying until it
+        expires. The rotation stops that key signing no sooner than ``grace`` after a successor
+        was published (a successor not in ``keyset`` was published after ``read_at``) and keeps
+        it published ``retire_after`` longer, so a token it signs up to ``retire_after`` minus
+        the longest token lifetime after that still expires before the key leaves the JWKS."""
+        pending = keyset.pending
+        stops = read_at + self.grace_seconds if pending is None else max(read_at, pending.created_at + self.grace_seconds)
+        return stops + self.retire_after_seconds - longest_token_seconds
+
     def moves(self, keyset: KeySet) -> list[tuple[KeyEntry, str, int]]:
         """Each key's next move and when (epoch seconds): what ``keys status`` shows."""
         planned = []

@@ -1,6 +1,12 @@
 """Signing with the active key: a signer that parses the key once per container (PEM/JWK
 parsing costs milliseconds), here or through AWS KMS (``kms:Sign``, the private key never
 leaving it), and the provider that re-reads the stored key set after its cache's TTL.
+
+A key set the provider could not re-read for longer than the rotation's grace window
+(``RotationPolicy.signs_until``) is not signed with: its active key may have been promoted out
+and retired (a KMS key scheduled for deletion) since, so its tokens would verify nowhere. The
+provider waits for a fresh read instead, and without one the token request fails closed
+(``ParameterStoreError``: ``temporarily_unavailable``).
 """
 
 from __future__ import annotations
@@ -15,9 +21,10 @@ import jwt
 from jwt.algorithms import OKPAlgorithm
 from jwt.utils import base64url_encode
 
-from claimflow.infra.parameters import ParameterStore
+from claimflow.infra.parameters import Parameter, ParameterStore
 from claimflow.keys.errors import SigningKeyError
 from claimflow.keys.keyset import EDWARDS_ALGORITHMS, KMS_KEY_SPECS, KeyEntry, KeySet
+from claimflow.keys.manager import RotationPolicy
 
 __all__ = ["KeyProvider", "RemoteSigning", "Signer"]
 
@@ -116,18 +123,53 @@ class KeyProvider:
     """The key set from the parameter store, re-read after the store's TTL; the parsed signer
     is rebuilt only when the stored text changes."""
 
-    def __init__(self, store: ParameterStore, name: str, *, kms: Callable[[], RemoteSigning] | None = None) -> None:
-        """``kms``: makes the client a key kept in KMS signs through (the composition root's)."""
+    def __init__(
+        self,
+        store: ParameterStore,
+        name: str,
+        *,
+        kms: Callable[[], RemoteSigning] | None = None,
+        policy: RotationPolicy | None = None,
+        longest_token_seconds: int = 3600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``kms``: makes the client a key kept in KMS signs through (the composition root's).
+        ``policy`` (the rotation's timings) and ``longest_token_seconds`` bound how long a key
+        set that cannot be re-read is signed with; ``clock``: epoch seconds."""
         self._store = store
         self._kms = kms
         self._name = name
+        self._policy = policy or RotationPolicy()
+        self._longest = longest_token_seconds
+        self._clock = clock
         self._lock = threading.Lock()
         self._text: str | None = None
         self._keyset: KeySet | None = None
         self._signer: Signer | None = None
+        self._parsed: tuple[str, KeySet] | None = None  # for the stale check, which runs in the store's lock
+
+    def _servable(self, value: Any, age: float) -> str | None:
+        """Why a cached key set ``age`` seconds old may not be signed with (None: it may)."""
+        if not isinstance(value, Parameter):
+            return None
+        parsed = self._parsed
+        if parsed is None or parsed[0] != value.value:
+            try:
+                parsed = (value.value, KeySet.from_json(value.value))
+            except SigningKeyError:
+                return None  # malformed: reading it again says so
+            self._parsed = parsed
+        keyset, now = parsed[1], self._clock()
+        until = self._policy.signs_until(keyset, read_at=now - age, longest_token_seconds=self._longest)
+        if now <= until:
+            return None
+        return (
+            f"the signing key set was last read {age:.0f} s ago: its active key {keyset.active.kid} may have been "
+            "rotated out of the JWKS since, so no token is signed with it until the key set is read again"
+        )
 
     def _load(self, deadline: float | None) -> tuple[KeySet, Signer]:
-        parameter = self._store.get(self._name, deadline=deadline)
+        parameter = self._store.get(self._name, deadline=deadline, servable=self._servable)
         if parameter is None:
             raise SigningKeyError(f"no signing key set at {self._name}; create one with './claimflow keys init'")
         with self._lock:

@@ -77,7 +77,7 @@ class ReplayParameterStore(ParameterStore):
     def get_by_path(self, path: str, *, deadline: float | None = None) -> Mapping[str, Parameter]:
         return self._variables if path.rstrip("/") == self._own else {}
 
-    def get(self, name: str, *, deadline: float | None = None) -> Parameter | None:
+    def get(self, name: str, *, deadline: float | None = None, servable: Any = None) -> Parameter | None:
         return Parameter(name, _REPLAY_KEY, True) if name == self._secure_fetch_key else None
 
     def _get_by_path(self, path: str) -> dict[str, Parameter]:

@@ -14,11 +14,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from claimflow.errors import IssuerRefusedError, IssuerUnavailableError, LambdaInvokeError
+from claimflow.errors import InvalidTokenRequestError, IssuerRefusedError, IssuerUnavailableError, LambdaInvokeError
 from claimflow.infra.lambda_api import LambdaInvokeClient
 from claimflow.wire.contracts import TOKEN_REQUEST
 
-__all__ = ["IssuerClient", "IssuerRefusedError", "IssuerUnavailableError", "TokenResponse", "token_request"]
+__all__ = [
+    "InvalidTokenRequestError",
+    "IssuerClient",
+    "IssuerRefusedError",
+    "IssuerUnavailableError",
+    "TokenResponse",
+    "encode_request",
+    "token_request",
+]
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,17 @@ def token_request(
     return request
 
 
+def encode_request(request: Mapping[str, Any]) -> bytes:
+    """The request as the JSON the issuer reads. Python writes NaN and Infinity, which JSON has
+    no form for (Lambda's runtime refuses to unmarshal them): refused here, naming the fix."""
+    try:
+        return json.dumps(request, separators=(",", ":"), allow_nan=False).encode()
+    except ValueError as error:
+        raise InvalidTokenRequestError(f"the token request is not JSON: {error} (NaN, Infinity); send finite numbers") from None
+    except (TypeError, RecursionError) as error:
+        raise InvalidTokenRequestError(f"the token request is not JSON: {type(error).__name__}: {error}") from None
+
+
 class IssuerClient:
     """Invokes the issuer Lambda. ``timeout`` bounds a whole request: it should exceed the
     issuer function's own timeout (template: 25 s), so a slow issuance is answered, not retried."""
@@ -110,8 +129,12 @@ class IssuerClient:
         return self._invoker
 
     def request_tokens(self, request: Mapping[str, Any]) -> TokenResponse:
+        """The issuer's tokens; ``InvalidTokenRequestError`` (``invalid_request``) before sending
+        a request that is not JSON (NaN, Infinity), ``IssuerRefusedError`` for the issuer's own
+        refusals, ``IssuerUnavailableError`` when it cannot be reached or crashed."""
+        payload = encode_request(request)
         try:
-            reply = self.invoker.invoke(self.function_name, request, deadline=time.monotonic() + self.timeout)
+            reply = self.invoker.invoke(self.function_name, payload, deadline=time.monotonic() + self.timeout)
             body = json.loads(reply.payload)
         except (LambdaInvokeError, ValueError) as error:
             raise IssuerUnavailableError(f"the issuer {self.function_name} could not be invoked: {error}") from error

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import zlib
 from collections.abc import Callable, Mapping
 from enum import StrEnum
@@ -19,14 +20,17 @@ from typing import Any, Final, NotRequired, TypedDict
 from claimflow.errors import ContractError
 
 __all__ = [
+    "MAX_FETCH_ERRORS",
     "TOKEN_REPLY",
     "TOKEN_REQUEST",
     "RECORDING",
     "WORKFLOW_INVOCATION",
+    "FetchErrorReport",
     "Outcome",
     "WorkflowReport",
     "event_shape",
     "generate_validators",
+    "parse_document",
     "schema_path",
     "structural_problem",
     "validate",
@@ -36,6 +40,8 @@ WORKFLOW_INVOCATION: Final = "claimflow.workflow-invocation/v1"
 TOKEN_REQUEST: Final = "claimflow.token-request/v1"
 TOKEN_REPLY: Final = "claimflow.token-reply/v1"
 RECORDING: Final = "claimflow.recording/v1"
+#: How many error-status fetches one workflow run reports (the schemas' ``fetch_errors`` maxItems).
+MAX_FETCH_ERRORS: Final = 10
 
 
 class Outcome(StrEnum):
@@ -44,6 +50,13 @@ class Outcome(StrEnum):
     OK = "ok"
     DENIED = "denied"
     FAILED = "failed"
+
+
+class FetchErrorReport(TypedDict):
+    """A fetch of the workflow's that answered an error status (its URL redacted)."""
+
+    url: str
+    status: int
 
 
 class WorkflowReport(TypedDict):
@@ -55,6 +68,8 @@ class WorkflowReport(TypedDict):
     failure_policy: str
     error: NotRequired[str]
     reason: NotRequired[str]
+    #: Fetches that answered 4xx/5xx: a claim read from an error body is visible, not silently wrong.
+    fetch_errors: NotRequired[list[FetchErrorReport]]
 
 
 SCHEMA_DIR: Final = Path(__file__).parent / "schemas"
@@ -180,6 +195,33 @@ def _walk(node: Any, max_depth: int, depth: int) -> str | None:
         elif isinstance(child, str) and _not_unicode(child):
             return f"holds a string that is not valid Unicode ({child[:32]!r})"
     return None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259 has no NaN or Infinity)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e999: JSON, but no number a token can carry
+        raise ValueError(f"{text[:32]} is out of range")
+    return value
+
+
+def parse_document(raw: bytes | str, *, max_depth: int = MAX_DEPTH, error: type[ContractError] = ContractError) -> Any:
+    """A JSON document from the wire, bounded: raises ``error`` (``invalid_request``) for bytes
+    that are not UTF-8 JSON, ``NaN``/``Infinity`` (or a number only they could hold), nesting past ``max_depth`` (a body nested
+    100,000 deep stops json's own recursion limit, a shallower one ``structural_problem``) and
+    strings that are not Unicode. Nothing but ``error`` escapes, whatever ``raw`` holds."""
+    try:
+        document = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+    except (ValueError, RecursionError) as invalid:  # not UTF-8, not JSON, or nested past the parser's limit
+        reason = "is nested too deep" if isinstance(invalid, RecursionError) else "is not a JSON document"
+        raise error(f"the body {reason}") from None
+    problem = structural_problem(document, max_depth=max_depth)
+    if problem:
+        raise error(f"the body {problem}")
+    return document
 
 
 def validate(name: str, document: Any, *, error: type[ContractError] = ContractError) -> Mapping[str, Any]:

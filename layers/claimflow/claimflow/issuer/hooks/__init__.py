@@ -1,8 +1,9 @@
 """Claims hooks: identity stacks that sign their own tokens and ask claimflow's workflows for
 claims. ``base`` says what a hook is, ``roster`` lists every one (the one list the issuer,
 the tools and the docs read), and each stack is one module here: ``cognito`` (a Lambda event),
-``hydra``, ``zitadel`` and ``generic`` (HTTP, at the issuer's URL through ``endpoint``, each
-call authenticated first by ``authentication``).
+``hydra``, ``zitadel``, ``okta``, ``entra``, ``supabase`` and ``generic`` (HTTP, at the issuer's
+URL through ``endpoint``, each call authenticated first by its stack's own scheme), with
+``limits`` for the reply bounds a stack sets.
 """
 
 from claimflow.issuer.hooks.base import ClaimsHook, HttpClaimsHook, customize, reserved_by

@@ -12,8 +12,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from claimflow.claims import Reserved
-from claimflow.errors import ClaimflowError
+from claimflow.errors import ClaimflowError, ContractError
 from claimflow.issuer.errors import AccessDeniedError
+from claimflow.issuer.hooks.replay import SingleUse
 from claimflow.issuer.policy import Merged
 from claimflow.issuer.request import TokenRequest
 from claimflow.issuer.service import WorkflowRunner
@@ -26,7 +27,9 @@ __all__ = [
     "HttpClaimsHook",
     "customize",
     "denial_or_failure",
+    "object_at",
     "reserved_by",
+    "strings_at",
 ]
 
 #: An HTTP answer: status and JSON body (None: no body).
@@ -64,8 +67,14 @@ class ClaimsHook(Protocol):
 class Authenticator(Protocol):
     """How a stack proves a call is its own (``claimflow.issuer.hooks.authentication``)."""
 
-    def verify(self, secret: str, headers: Mapping[str, str], body: bytes) -> None:
-        """Return if the call is authentic; raise ``HookAuthenticationError`` otherwise."""
+    def verify(self, secret: str, headers: Mapping[str, str], body: bytes) -> SingleUse | None:
+        """Return if the call is authentic; raise ``HookAuthenticationError`` otherwise.
+
+        Return a ``SingleUse`` (a key naming this call, and until when its proof is accepted)
+        when the scheme can tell one call from another (a signature over a timestamp, a message
+        id): the endpoint then refuses the key's second use in the replay store every container
+        shares. Return None when every call looks alike (an API key) or the stack resends the
+        same call on purpose."""
         ...
 
 
@@ -80,6 +89,27 @@ class HttpClaimsHook(ClaimsHook, Protocol):
     def reply(self, event: Mapping[str, Any], request: Any, merged: Any) -> HookAnswer: ...
 
     def refusal(self, event: Mapping[str, Any], error: ClaimflowError) -> HookAnswer: ...
+
+
+def object_at(document: Mapping[str, Any], name: str, *, where: str) -> Mapping[str, Any]:
+    """``document[name]`` as a JSON object: {} when absent or null; ``ContractError`` naming
+    ``where`` when it is anything else (a stack's document is read, never trusted to be shaped)."""
+    value = document.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ContractError(f"{where} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def strings_at(document: Mapping[str, Any], name: str, *, where: str) -> tuple[str, ...]:
+    """``document[name]`` as a list of strings: () when absent or null; ``ContractError`` otherwise."""
+    value = document.get(name)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ContractError(f"{where} must be a list of strings")
+    return tuple(value)
 
 
 def denial_or_failure(error: ClaimflowError) -> tuple[bool, str]:

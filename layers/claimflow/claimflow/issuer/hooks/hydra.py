@@ -19,7 +19,7 @@ from typing import Any
 
 from claimflow.errors import ClaimflowError, ContractError
 from claimflow.issuer.hooks.authentication import ApiKey
-from claimflow.issuer.hooks.base import HookAnswer, denial_or_failure
+from claimflow.issuer.hooks.base import HookAnswer, denial_or_failure, object_at, strings_at
 from claimflow.issuer.policy import Merged
 from claimflow.issuer.request import TokenRequest
 from claimflow.tokens import TokenKind
@@ -73,11 +73,11 @@ class HydraTokenHook:
         client_id = str(request.get("client_id") or session.get("client_id") or "")
         if not client_id:
             raise ContractError("the Hydra token hook call names no request.client_id")
-        scopes = tuple(str(s) for s in request.get("granted_scopes") or ())
-        audience = tuple(str(a) for a in request.get("granted_audience") or ()) or (client_id,)
-        id_token = session.get("id_token") or {}
-        base = {"access_token": dict(session.get("extra") or {})}
-        if "client_credentials" in (request.get("grant_types") or ()):
+        scopes = strings_at(request, "granted_scopes", where="request.granted_scopes")
+        audience = strings_at(request, "granted_audience", where="request.granted_audience") or (client_id,)
+        id_token = object_at(session, "id_token", where="session.id_token")
+        base = {"access_token": dict(object_at(session, "extra", where="session.extra"))}
+        if "client_credentials" in strings_at(request, "grant_types", where="request.grant_types"):
             return TokenRequest(
                 trigger=WorkflowTrigger.M2MTokenGeneration,
                 client_id=client_id,
@@ -86,10 +86,11 @@ class HydraTokenHook:
                 scope=scopes,
                 claims={"m2m_token": base["access_token"]},
             )
-        subject = str(id_token.get("subject") or (id_token.get("id_token_claims") or {}).get("sub") or "")
+        id_token_claims = object_at(id_token, "id_token_claims", where="session.id_token.id_token_claims")
+        subject = str(id_token.get("subject") or id_token_claims.get("sub") or "")
         if not subject:
             raise ContractError("the Hydra token hook call has no session.id_token.subject")
-        ext = dict((id_token.get("id_token_claims") or {}).get("ext") or {})
+        ext = dict(object_at(id_token_claims, "ext", where="session.id_token.id_token_claims.ext"))
         return TokenRequest(
             trigger=WorkflowTrigger.UserTokenGeneration,
             client_id=client_id,

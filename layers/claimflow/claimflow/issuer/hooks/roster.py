@@ -58,6 +58,24 @@ def _zitadel(config: IssuerConfig) -> HttpClaimsHook:
     return ZitadelAction(domain=config.issuer_url)
 
 
+def _okta(config: IssuerConfig) -> HttpClaimsHook:
+    from claimflow.issuer.hooks.okta import OktaTokenHook
+
+    return OktaTokenHook(domain=config.issuer_url)
+
+
+def _entra(config: IssuerConfig) -> HttpClaimsHook:
+    from claimflow.issuer.hooks.entra import EntraCustomClaimsProvider
+
+    return EntraCustomClaimsProvider(domain=config.issuer_url)
+
+
+def _supabase(config: IssuerConfig) -> HttpClaimsHook:
+    from claimflow.issuer.hooks.supabase import SupabaseAccessTokenHook
+
+    return SupabaseAccessTokenHook(domain=config.issuer_url)
+
+
 def _generic(config: IssuerConfig) -> HttpClaimsHook:
     from claimflow.issuer.hooks.generic import GenericClaimsHook
 
@@ -96,6 +114,32 @@ HTTP_HOOKS: Mapping[str, HookSpec] = MappingProxyType(
                 docs="https://zitadel.com/docs/guides/integrate/actions/usage",
                 sample="events/hooks.zitadel-preaccesstoken.json",
                 make=_zitadel,
+            ),
+            HookSpec(
+                route="okta",
+                stack="Okta",
+                summary="a token inline hook (com.okta.oauth2.tokens.transform) on a custom authorization server's "
+                "access policy rule; the header and secret the admin sets authenticate it",
+                docs="https://developer.okta.com/docs/api/openapi/okta-management/management/tags/inlinehook/webhooks/createtokeninlinehook",
+                sample="events/hooks.okta-token-transform.json",
+                make=_okta,
+            ),
+            HookSpec(
+                route="entra",
+                stack="Microsoft Entra ID",
+                summary="a custom claims provider (custom authentication extension, OnTokenIssuanceStart); "
+                "a bearer token Entra issued (RS256, the tenant's keys, azp 99045fe1-…) authenticates it",
+                docs="https://learn.microsoft.com/en-us/entra/identity-platform/custom-claims-provider-reference",
+                sample="events/hooks.entra-token-issuance-start.json",
+                make=_entra,
+            ),
+            HookSpec(
+                route="supabase",
+                stack="Supabase Auth",
+                summary="the custom access token hook over HTTP; Standard Webhooks signatures (v1,whsec_…) authenticate it",
+                docs="https://supabase.com/docs/guides/auth/auth-hooks/custom-access-token-hook",
+                sample="events/hooks.supabase-custom-access-token.json",
+                make=_supabase,
             ),
             HookSpec(
                 route="generic",

@@ -19,7 +19,7 @@ from typing import Any
 
 from claimflow.errors import ClaimflowError, ContractError
 from claimflow.issuer.hooks.authentication import Signature
-from claimflow.issuer.hooks.base import HookAnswer, denial_or_failure
+from claimflow.issuer.hooks.base import HookAnswer, denial_or_failure, object_at
 from claimflow.issuer.policy import Merged
 from claimflow.issuer.request import TokenRequest
 from claimflow.tokens import TokenKind
@@ -50,10 +50,11 @@ class ZitadelAction:
     def token_request(self, event: Mapping[str, Any]) -> TokenRequest:
         if not self.recognises(event):
             raise ContractError("a Zitadel action call names function .../preaccesstoken or .../preuserinfo")
-        subject = str((event.get("user") or {}).get("id") or (event.get("userinfo") or {}).get("sub") or "")
+        user, userinfo = object_at(event, "user", where="user"), object_at(event, "userinfo", where="userinfo")
+        subject = str(user.get("id") or userinfo.get("sub") or "")
         if not subject:
             raise ContractError("the Zitadel action call has neither user.id nor userinfo.sub")
-        organization = str((event.get("org") or {}).get("id") or "") or None
+        organization = str(object_at(event, "org", where="org").get("id") or "") or None
         id_token = str(event["function"]).endswith("preuserinfo")
         return TokenRequest(
             trigger=WorkflowTrigger.UserTokenGeneration,
