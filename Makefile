@@ -137,6 +137,10 @@ clean: ## remove the venvs, the build and the caches
 load: $(LOCAL) ## the load run alone (bench.load)
 	$(PY) -m bench.load
 
+.PHONY: bench-recording
+bench-recording: $(LOCAL) ## what recording costs a login, and replay's speed (bench.recording; writes bench/recording-results.json)
+	$(PY) -m bench.recording
+
 .PHONY: reliability
 reliability: $(LOCAL) ## fault, bad-input, SSRF and secret suites + load; writes docs/reliability.md
 	$(PY) -m bench.reliability

@@ -114,6 +114,7 @@ def test_what_deploys_is_bytecode_lambda_uses_as_is_with_pregenerated_validators
     )
     assert out.stdout.strip() == str(
         [
+            "claimflow.wire.validators.recording_v1",
             "claimflow.wire.validators.token_reply_v1",
             "claimflow.wire.validators.token_request_v1",
             "claimflow.wire.validators.workflow_invocation_reply_v1",

@@ -102,9 +102,14 @@ CHANGED = {
     "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:claimflow-alerts",
     "WorkflowP99AlarmMs": "900",
     "ClaimsHooks": "generic,hydra",
+    "RecordSampleRate": "0.05",
+    "RecordingRetentionDays": "30",
 }
 #: A parameter whose effect shows only beside another one.
-TOGETHER = {"IssuerCertificateArn": {"IssuerDomainName": "auth.example.com"}}
+TOGETHER = {
+    "IssuerCertificateArn": {"IssuerDomainName": "auth.example.com"},
+    "RecordingRetentionDays": {"RecordSampleRate": "0.05"},
+}
 
 
 def deployed(template: SamTemplate) -> Any:

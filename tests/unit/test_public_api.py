@@ -16,6 +16,8 @@ import claimflow.issuer
 import claimflow.issuer.errors
 import claimflow.keys
 import claimflow.keys.errors
+import claimflow.record
+import claimflow.record.errors
 
 OAUTH_CODES = {"invalid_request", "invalid_client", "access_denied", "server_error", "temporarily_unavailable"}
 #: Each error module, and the package whose ``__all__`` exports its errors.
@@ -23,6 +25,7 @@ ERROR_MODULES = {
     claimflow.errors: claimflow.errors,
     claimflow.issuer.errors: claimflow.issuer,
     claimflow.keys.errors: claimflow.keys,
+    claimflow.record.errors: claimflow.record,
 }
 
 
@@ -40,7 +43,7 @@ def test_every_exception_of_every_module_is_a_claimflow_error_in_an_error_module
             assert module in ERROR_MODULES, f"{module.__name__}.{error.__name__}: define it in an error module"
 
 
-@pytest.mark.parametrize("package", [claimflow, claimflow.issuer, claimflow.keys])
+@pytest.mark.parametrize("package", [claimflow, claimflow.issuer, claimflow.keys, claimflow.record])
 def test_every_name_in_all_is_importable(package: ModuleType) -> None:
     for name in package.__all__:
         assert hasattr(package, name), name

@@ -67,6 +67,12 @@ class Env:
     LOCAL_ALLOWED_HOSTS = "CLAIMFLOW_LOCAL_ALLOWED_HOSTS"
     #: Local runs only: where the function's code lives in the project (functions/<name>), for error locations.
     SOURCE_DIR = "CLAIMFLOW_SOURCE_DIR"
+    #: Recording logins (claimflow.record): the share of token requests recorded (RecordSampleRate),
+    #: the bucket and KMS key they go to, and in local mode the directory (every login recorded).
+    RECORD_SAMPLE_RATE = "CLAIMFLOW_RECORD_SAMPLE_RATE"
+    RECORD_BUCKET = "CLAIMFLOW_RECORD_BUCKET"
+    RECORD_KMS_KEY = "CLAIMFLOW_RECORD_KMS_KEY"
+    RECORD_DIR = "CLAIMFLOW_RECORD_DIR"
 
 
 DEFAULT_STAGE = "local"
@@ -136,6 +142,16 @@ class SsmPaths:
     def signing_status(self) -> str:
         """Each key's state and times, without key material (String): what ``keys status`` reads."""
         return f"{self.prefix}/{self.stage}/signing/status"
+
+    @property
+    def recordings_bucket(self) -> str:
+        """The name of the stage's recordings bucket (String; RecordSampleRate above 0): what
+        ``claimflow recordings pull`` reads."""
+        return f"{self.prefix}/{self.stage}/recordings/bucket"
+
+    def recordings_prefix(self) -> str:
+        """Where the stage's recordings lie in that bucket; the issuer may write under it alone."""
+        return f"recordings/{self.stage}/"
 
     @property
     def public_jwks(self) -> str:

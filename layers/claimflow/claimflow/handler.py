@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 import traceback
 from collections.abc import Callable, Coroutine, Mapping
@@ -22,6 +23,7 @@ from claimflow.errors import ClaimflowError, ClaimValueError, ContractError, Inv
 from claimflow.events import EventView
 from claimflow.infra.logs import logger_for
 from claimflow.infra.secrets import container_secrets
+from claimflow.record.capture import Capture, RecordedClaims, function_version
 from claimflow.runtime import Invocation, WorkflowServices, activated
 from claimflow.settings import WorkflowSettings
 from claimflow.wire.contracts import WORKFLOW_INVOCATION, Outcome, event_shape, validate
@@ -125,6 +127,14 @@ def _redacted_traceback(error: BaseException, services: WorkflowServices) -> str
     return services.secrets.redact("".join(traceback.format_exception(error)))[-8192:]
 
 
+def _code_dir(function: WorkflowFunction) -> str | None:
+    """The workflow's code directory (its task root in Lambda), whose content names its version."""
+    path = getattr(getattr(function, "__code__", None), "co_filename", None) or getattr(
+        sys.modules.get(getattr(function, "__module__", "")), "__file__", None
+    )
+    return os.path.dirname(path) if path else None
+
+
 def _fetch_errors(invocation: Invocation | None) -> dict[str, Any]:
     """The reply's ``fetch_errors`` (fetches that answered an error status), URLs redacted."""
     if invocation is None or not invocation.fetch_errors:
@@ -177,6 +187,8 @@ def create_handler(
                     f"this Lambda runs workflow '{settings.id}' on '{settings.workflow_trigger.value}', "
                     f"but was invoked as '{request['workflow_id']}' on '{request['trigger']}': fix the issuer's registry"
                 )
+            if "replay" in request and not svc.local_mode:
+                raise ContractError("a replay (recorded answers, not the network) runs only in local mode: claimflow replay")
         except ContractError as error:
             log.error("invocation refused", extra={"error": str(error)})
             return reply(Outcome.FAILED, started, error=_error_body(error, svc))
@@ -184,9 +196,20 @@ def create_handler(
         log.append_keys(workflow_id=settings.id, trigger=settings.workflow_trigger.value)
         log.set_correlation_id(request.get("correlation_id"))
         reserved = Reserved.from_wire(request.get("reserved"))
+        # What the run fetched, for its log line; everything it saw and did when the issuer records it.
+        replay = request.get("replay")
+        expected_env = frozenset(replay["env"]) if replay is not None else None
+        capture = Capture(full=bool(request.get("record")) or replay is not None, expected_env=expected_env)
+        if replay is not None:
+            from claimflow.record.replaying import replay_services
+
+            svc = replay_services(svc, replay, capture, workflow_id=settings.id)
         claims = {
-            kind: CustomClaims(kind, {} if settings.resets(kind) else request["tokens"].get(kind.value), reserved=reserved)
+            kind: RecordedClaims(kind, current, reserved=reserved, capture=capture)
+            if capture.full
+            else CustomClaims(kind, current, reserved=reserved)
             for kind in settings.token_kinds()
+            for current in [{} if settings.resets(kind) else request["tokens"].get(kind.value)]
         }
         invocation = Invocation(
             settings=settings,
@@ -194,7 +217,14 @@ def create_handler(
             claims=claims,
             services=svc,
             deadline=time.monotonic() + _deadline_ms(request, context) / 1000,
+            capture=capture,
         )
+
+        def recorded(answer: dict[str, Any]) -> dict[str, Any]:
+            if capture.full:  # asked for: the reply carries what the run saw and did, redacted
+                answer["recording"] = capture.document(svc.secrets, code_dir=_code_dir(function))
+            return answer
+
         try:
             with activated(invocation):
                 result = function(invocation.event)
@@ -213,18 +243,18 @@ def create_handler(
                     "traceback": _redacted_traceback(error, svc),
                 },
             )
-            return reply(Outcome.FAILED, started, error=body, invocation=invocation)
+            return recorded(reply(Outcome.FAILED, started, error=body, invocation=invocation))
 
         if invocation.denial is not None:
             log.info("workflow denied access", extra={"reason": invocation.denial})
-            return reply(Outcome.DENIED, started, reason=svc.secrets.redact(invocation.denial), invocation=invocation)
+            return recorded(reply(Outcome.DENIED, started, reason=svc.secrets.redact(invocation.denial), invocation=invocation))
         patches: dict[str, dict[str, Any]] = {
             kind.value: {"set": mapping.patch, "reset": settings.resets(kind)} for kind, mapping in claims.items()
         }
         if _holds_a_secret(patches, svc):
             leak = ClaimValueError("a claim holds the value of a secret variable; tokens are readable by whoever holds them")
             log.error("workflow failed", extra={"error_type": type(leak).__name__, "error": str(leak)})
-            return reply(Outcome.FAILED, started, error=_error_body(leak, svc), invocation=invocation)
+            return recorded(reply(Outcome.FAILED, started, error=_error_body(leak, svc), invocation=invocation))
         done = reply(Outcome.OK, started, patches=patches, invocation=invocation)
         log.info(
             "workflow finished",
@@ -232,9 +262,11 @@ def create_handler(
                 "outcome": Outcome.OK.value,
                 "duration_ms": done["duration_ms"],
                 "claims_set": sorted(n for p in patches.values() for n in p["set"]),
+                "function_version": function_version(),
+                "fetches": capture.log_fields(),  # with correlation_id: what claimflow explain reads for a stage
             },
         )
-        return done
+        return recorded(done)
 
     lambda_handler.__wrapped__ = function  # type: ignore[attr-defined]
     lambda_handler.workflow_settings = settings  # type: ignore[attr-defined]

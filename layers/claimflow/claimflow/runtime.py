@@ -20,6 +20,7 @@ from claimflow.environment import SsmPaths
 from claimflow.errors import BindingNotAvailableError, OutsideInvocationError
 from claimflow.infra.logs import logger_for
 from claimflow.infra.secrets import SecretRegistry, container_secrets
+from claimflow.record.capture import Capture
 from claimflow.tokens import TOKENS, TokenKind
 from claimflow.wire.contracts import MAX_FETCH_ERRORS
 
@@ -82,6 +83,8 @@ class Invocation:
     services: WorkflowServices
     deadline: float  # time.monotonic() value after which the workflow has no time left
     denial: str | None = None
+    #: What the run fetched (always, for its log line) and, when the issuer records, all it saw and did.
+    capture: Capture = field(default_factory=Capture)
     #: Fetches that answered an error status, ``{"url", "status"}`` (the reply reports them, redacted).
     fetch_errors: list[dict[str, Any]] = field(default_factory=list)
 

@@ -5,6 +5,7 @@ claimflow check
 claimflow env set|get|list|unset NAME [VALUE | -] [--from-file PATH] [--secret] [--workflow ID] (--stage STAGE | --local)
 claimflow preview --event FILE [--against local|STACK] [--json]
 claimflow keys init|rotate|add|promote|retire|publish|show [--stage STAGE] [--local] ...
+claimflow replay [PATH ...] [--workflow ID] [--json]  |  explain TOKEN [--stage STAGE]  |  recordings pull --stage STAGE
 
 Every failure is one line on standard error naming the fix, and exit status 2 (1 for check's
 problems and preview's denials); never a traceback (CLAIMFLOW_DEBUG=1 shows one for a bug).
@@ -22,7 +23,7 @@ from typing import Any
 
 from claimflow.binding_table import BINDINGS
 from claimflow.triggers import WorkflowTrigger
-from claimflow_local.cli import keys
+from claimflow_local.cli import explain, keys, recordings, replay
 from claimflow_local.cli.env import EnvCommandError, EnvironmentManager, LocalEnvironment, check_workflow, read_value
 from claimflow_local.cli.errors import CommandError, find_root, reaching_aws, ssm_client
 from claimflow_local.stack.local_state import running_dev
@@ -84,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     keys.add_arguments(
         commands.add_parser("keys", help="signing keys of a stage (init, rotate, add, promote, retire, publish, show)")
     )
+    replay.add_arguments(commands.add_parser("replay", help="replay recorded logins against the working tree, claim by claim"))
+    explain.add_arguments(commands.add_parser("explain", help="where each custom claim of a token came from"))
+    recordings.add_arguments(commands.add_parser("recordings", help="a stage's recorded logins (pull)"))
     return parser
 
 
@@ -171,6 +175,10 @@ def _run(args: argparse.Namespace) -> int:
         return 1 if report.problems else 0
     elif args.command == "env":
         print(_env(args, root))
+    elif args.command in ("replay", "explain", "recordings"):
+        args.root = root
+        run: Any = {"replay": replay.run, "explain": explain.run, "recordings": recordings.run}[args.command]
+        return int(run(args))
     else:  # preview
         from claimflow_local.cli.preview import preview, render
 

@@ -30,10 +30,12 @@ from claimflow_local.stack.ssm import EmbeddedSsmError, SettingsError
 from claimflow_local.stack.third_party import RoutesError
 from claimflow_local.stack.token_endpoint import TokenRequestEndpoint
 
-__all__ = ["hook_urls", "report_lines", "run_demo", "run_dev"]
+__all__ = ["RECORDINGS", "hook_urls", "report_lines", "run_demo", "run_dev"]
 
 #: What a local stack can fail to start with, each said in one line.
 _START_ERRORS = (BuildError, EmbeddedSsmError, SettingsError, RoutesError)
+#: Local mode records every login here (git-ignored); ``claimflow replay`` reads it by default.
+RECORDINGS = Path(".claimflow") / "recordings"
 
 
 def _verify(token: str, jwks: dict[str, Any], *, issuer: str, audience: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -77,7 +79,7 @@ def run_demo(*, root: Path = PROJECT_ROOT, result_path: Path | None = None) -> i
 def _demo(*, root: Path, result_path: Path) -> int:
     log_path = root / ".demo-functions.log"
     started = time.perf_counter()
-    with log_path.open("w") as log, LocalDeployment(root=root, log=log) as stack:
+    with log_path.open("w") as log, LocalDeployment(root=root, log=log, recordings=root / RECORDINGS) as stack:
         ready_s = time.perf_counter() - started
         issuer = stack.issuer_client()
         request = json.loads((root / "events" / "issuer.user-token.json").read_text())
@@ -206,6 +208,7 @@ def _dev(*, root: Path, ports: Mapping[str, int]) -> int:
         # The next token reads what `env set --local` wrote: no environment cache in make dev.
         parameter_overrides={"EnvCacheSeconds": "0"},
         observer=_observer(sys.stdout),
+        recordings=root / RECORDINGS,
     )
     stack.start()
     endpoint: TokenRequestEndpoint | None = None
@@ -257,6 +260,7 @@ local/third_party.yaml reloads what changed; the next token runs it.
           --payload file://events/issuer.user-token.json out.json
   embedded SSM:                     {stack.ssm.url}   (./claimflow env set NAME VALUE --local writes here and lasts)
   third-party stand-in:             {stack.third_party.url}   (routes: local/third_party.yaml)
+  every login is recorded in {RECORDINGS}/:  ./claimflow replay  |  ./claimflow explain TOKEN
 
   claims hooks (stacks that sign their own tokens; samples in events/hooks.*, signed when used):
 {hook_urls(stack.hooks_url, stack.settings.get("hooks", {}))}

@@ -148,6 +148,7 @@ class LocalDeployment:
     ports: Mapping[str, int] = field(default_factory=dict)
     warm: bool = True
     build: bool = True  # sam build first; False runs the last build as it is
+    recordings: Path | None = None  # where the issuer records every login (make dev, make demo: .claimflow/recordings)
 
     #: Told of every invocation's result (make dev prints a refused token's report).
     observer: Callable[[str, Any], None] | None = None
@@ -240,6 +241,7 @@ class LocalDeployment:
             Env.LOCAL_ALLOWED_HOSTS: ",".join(self.settings.get("allowed_hosts", [])),
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "WARNING",
+            **({"CLAIMFLOW_RECORD_DIR": str(self.recordings)} if self.recordings else {}),
             **self.env_vars.get("Parameters", {}),
         }
         per_function = {name: {Env.SOURCE_DIR: where} for name, where in self.source_dirs().items()}

@@ -76,4 +76,6 @@ def get_environment_variable(key: str) -> EnvironmentVariable | None:
     invocation.require(*needed_for("kinde.env"))
     services = invocation.services
     variables = EnvironmentVariables(services.parameters, services.paths, services.secrets)
-    return variables.get(invocation.settings.id, key, deadline=invocation.deadline)
+    variable = variables.get(invocation.settings.id, key, deadline=invocation.deadline)
+    invocation.capture.env_read(key, found=variable is not None, secret=bool(variable and variable.is_secret))  # names only
+    return variable

@@ -154,7 +154,7 @@ def _send(invocation: Invocation, url: str, options: FetchOptions, body: bytes |
         if wait <= 0.05:
             raise FetchError(url, "no time left before the deadline")
         response = services.http.send(
-            HttpRequest(
+            request := HttpRequest(
                 method,
                 url,
                 sent_headers,
@@ -164,6 +164,7 @@ def _send(invocation: Invocation, url: str, options: FetchOptions, body: bytes |
                 allowed_hosts=allowed_hosts,
             )
         )
+        invocation.capture.fetched(request, response, sensitive=frozenset(sensitive))  # its log line; recordings
         location = next((v for k, v in response.headers.items() if k.lower() == "location"), None)
         if response.status in _REDIRECTS and location is not None:
             previous, url = checked, urljoin(url, location)  # re-checked above and, at connect, by the address guard

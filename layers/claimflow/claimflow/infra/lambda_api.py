@@ -40,10 +40,12 @@ _CONNECT_BACKOFF_SECONDS = 0.1  # doubled after each refused connect
 @dataclass(frozen=True)
 class InvokeReply:
     """A function's answer: ``function_error`` is Lambda's ``X-Amz-Function-Error`` (the body
-    is then the error object)."""
+    is then the error object); ``executed_version`` its ``X-Amz-Executed-Version`` (the version
+    an alias ran: what a recording names)."""
 
     payload: bytes
     function_error: str | None
+    executed_version: str | None = None
 
 
 class LambdaInvokeClient:
@@ -120,6 +122,7 @@ class LambdaInvokeClient:
             return InvokeReply(
                 payload=response.data,
                 function_error=response.headers.get("X-Amz-Function-Error"),
+                executed_version=response.headers.get("X-Amz-Executed-Version"),
             )
 
 

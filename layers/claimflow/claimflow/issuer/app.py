@@ -52,6 +52,7 @@ def build_issuer() -> TokenIssuer:
     """Wire the real adapters, once per container."""
     from claimflow.infra.ssm import SsmParameterStore
     from claimflow.keys.rotation import policy_from_environment
+    from claimflow.record.sinks import recorder_from_environment
 
     config = config_from_environment()
     store = SsmParameterStore(max_age=env_int(Env.KEYSET_TTL_SECONDS, 300))
@@ -69,6 +70,7 @@ def build_issuer() -> TokenIssuer:
         invoker=LambdaWorkflowInvoker(),
         keys=keys,
         spans=spans_from_environment("issuer"),
+        recorder=recorder_from_environment(),
     )
 
 
@@ -169,7 +171,20 @@ def handle(issuer: TokenIssuer, event: Any) -> dict[str, Any]:
     for run in issued.report:
         if run["outcome"] == Outcome.FAILED:
             _log.warning("workflow failed; token issued without its patch (failure policy continue)", extra=run)
+    _log.info("token issued", extra=issued_fields(issued))  # what claimflow explain --stage reads
     return token_reply(issued)
+
+
+def issued_fields(issued: IssuedTokens) -> dict[str, Any]:
+    """The issuer's log line of a token: each token's jti, and which workflow set each of its
+    custom claims (the workflows' own lines, under the same correlation id, say the rest)."""
+    from claimflow.record.provenance import writers
+
+    return {
+        "correlation_id": issued.correlation_id,
+        "jti": {kind.value: claims.get("jti") for kind, claims in issued.claims.items()},
+        "set_by": writers(issued.patches, {kind: issued.claims[kind] for kind in issued.claims}),
+    }
 
 
 @cache

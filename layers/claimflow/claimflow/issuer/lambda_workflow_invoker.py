@@ -44,9 +44,13 @@ class LambdaWorkflowInvoker:
             detail = _function_error(reply.payload)
             raise WorkflowInvocationError(workflow_id, f"function error ({reply.function_error}): {detail}")
         try:
-            return json.loads(reply.payload)
+            answer = json.loads(reply.payload)
         except ValueError:
             raise WorkflowInvocationError(workflow_id, "the reply is not JSON") from None
+        recording = answer.get("recording") if isinstance(answer, dict) else None
+        if isinstance(recording, dict) and reply.executed_version:
+            recording["version"] = reply.executed_version  # Lambda's word for what ran (the live alias's version)
+        return answer
 
 
 def _function_error(body: bytes) -> str:

@@ -10,8 +10,8 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from claimflow.claims import NOTHING_RESERVED, RESERVED_CLAIMS, Reserved, check_patch
 from claimflow.errors import ClaimflowError
@@ -23,10 +23,13 @@ from claimflow.issuer.policy import ClaimConflict, Merged, WorkflowRun, merge_ru
 from claimflow.issuer.registry import WorkflowRegistration, WorkflowRegistry
 from claimflow.issuer.request import TokenRequest, mint_standard_claims, new_token_id, parse_token_request
 from claimflow.issuer.workflow_invoker import WorkflowInvoker
-from claimflow.keys.signer import KeyProvider
+from claimflow.keys.signer import KeyProvider, Signer
 from claimflow.settings import FailurePolicy
 from claimflow.tokens import TOKENS, TokenKind, tokens_for
 from claimflow.wire.contracts import WORKFLOW_INVOCATION, WorkflowReport
+
+if TYPE_CHECKING:
+    from claimflow.record.recorder import Recorder
 
 __all__ = ["IssuedTokens", "TokenIssuer", "WorkflowRunner", "invocation_payload"]
 
@@ -43,6 +46,9 @@ class IssuedTokens:
     report: list[WorkflowReport]
     conflicts: list[ClaimConflict]
     skipped_failures: int
+    correlation_id: str = ""  # what the workflows logged this request under
+    #: Each merged workflow's patch per token, in merge order: who set which claim (provenance).
+    patches: Mapping[str, Mapping[TokenKind, Mapping[str, Any]]] = field(default_factory=dict)
 
 
 class TokenIssuer:
@@ -57,9 +63,11 @@ class TokenIssuer:
         new_jti: Callable[[], str] | None = None,
         dispatcher: Dispatcher | None = None,
         spans: Spans | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.config = config
         self.keys = keys
+        self.recorder = recorder  # samples token requests into recordings (claimflow.record), off the login path
         self.spans = spans or NoSpans()
         self.workflows = WorkflowRunner(registry, invoker, dispatcher=dispatcher, spans=self.spans)
         self._clock = clock
@@ -68,6 +76,8 @@ class TokenIssuer:
     def issue(self, document: Any) -> IssuedTokens:
         deadline = time.monotonic() + self.config.issuance_budget_ms / 1000
         request = parse_token_request(document, self.config)
+        if request.correlation_id is None:  # one id for the workflows' log lines and the issuer's
+            request = replace(request, correlation_id=str(uuid.uuid4()))
         for token_name, claims in request.claims.items():
             try:
                 check_patch(TokenKind(token_name), claims)
@@ -79,7 +89,30 @@ class TokenIssuer:
         # What this token mints beyond the table's reserved names (org_code when the request
         # names an organization): workflows are told, so setting one fails in the workflow.
         reserved = Reserved(claims={kind: frozenset(claims) - RESERVED_CLAIMS[kind] for kind, claims in minted.items()})
-        runs = self.workflows.run(request, reserved=reserved, deadline=deadline)
+        record = self.recorder is not None and self.recorder.sampled()
+        waiting = self.recorder.idle if self.recorder is not None else None  # earlier recordings are written then
+        runs = self.workflows.run(request, reserved=reserved, deadline=deadline, record=record, waiting=waiting)
+        try:
+            issued = self._merge_and_sign(request, runs, minted, reserved, signer, deadline)
+        except ClaimflowError as refused:
+            if record:
+                assert self.recorder is not None
+                self.recorder.submit(document=document, request=request, runs=runs, reserved=reserved, refused=refused)
+            raise
+        if record:  # handed over as it is: made into a recording and written off the login path
+            assert self.recorder is not None
+            self.recorder.submit(document=document, request=request, runs=runs, reserved=reserved, issued=issued)
+        return issued
+
+    def _merge_and_sign(
+        self,
+        request: TokenRequest,
+        runs: list[WorkflowRun],
+        minted: Mapping[TokenKind, Mapping[str, Any]],
+        reserved: Reserved,
+        signer: Signer,
+        deadline: float,
+    ) -> IssuedTokens:
         dropped: dict[str, str] = {}
         while True:
             merged = merge_runs(runs, tokens=request.tokens, base=request.claims, reserved=reserved, dropped=dropped)
@@ -110,6 +143,8 @@ class TokenIssuer:
             report=merged.report,
             conflicts=merged.conflicts,
             skipped_failures=merged.skipped_failures,
+            correlation_id=request.correlation_id or "",
+            patches=merged.patches,
         )
 
 
@@ -120,6 +155,7 @@ def invocation_payload(
     correlation_id: str,
     timeout_ms: int,
     reserved: Reserved = NOTHING_RESERVED,
+    record: bool = False,
 ) -> dict[str, Any]:
     """The workflow invocation request (contract v1) the issuer sends one workflow."""
     payload = {
@@ -133,6 +169,8 @@ def invocation_payload(
     }
     if reserved != NOTHING_RESERVED:
         payload["reserved"] = reserved.wire
+    if record:  # the reply then carries what the workflow saw and did
+        payload["record"] = True
     return payload
 
 
@@ -171,8 +209,18 @@ class WorkflowRunner:
         runs = self.run(request, reserved=reserved, deadline=deadline)
         return merge_runs(runs, tokens=request.tokens, base=request.claims, reserved=reserved)
 
-    def run(self, request: TokenRequest, *, reserved: Reserved = NOTHING_RESERVED, deadline: float) -> list[WorkflowRun]:
-        """Invoke every workflow registered for the request's trigger, all at once."""
+    def run(
+        self,
+        request: TokenRequest,
+        *,
+        reserved: Reserved = NOTHING_RESERVED,
+        deadline: float,
+        record: bool = False,
+        waiting: Callable[[], None] | None = None,
+    ) -> list[WorkflowRun]:
+        """Invoke every workflow registered for the request's trigger, all at once; ``record``
+        asks each for what it saw and did; ``waiting`` is called once they are all on their way
+        (this thread then only waits: a moment for background work)."""
         registrations = self.registry.for_trigger(request.trigger)
         if not registrations:
             return []
@@ -184,10 +232,12 @@ class WorkflowRunner:
             own_deadline = min(deadline, started + registration.timeout_ms / 1000)
             timeout_ms = int((own_deadline - started) * 1000)
             payload = invocation_payload(
-                registration, request, correlation_id=correlation_id, timeout_ms=timeout_ms, reserved=reserved
+                registration, request, correlation_id=correlation_id, timeout_ms=timeout_ms, reserved=reserved, record=record
             )
             task = self.dispatcher.submit(self._invoke, registration, payload, timeout_ms, trace)
             pending.append((registration, own_deadline, task))
+        if waiting is not None:
+            waiting()
         runs: list[WorkflowRun] = []
         for registration, own_deadline, task in pending:  # all run at once; waiting in order is fine
             if task.wait(own_deadline - time.monotonic()):

@@ -23,6 +23,7 @@ __all__ = [
     "MAX_FETCH_ERRORS",
     "TOKEN_REPLY",
     "TOKEN_REQUEST",
+    "RECORDING",
     "WORKFLOW_INVOCATION",
     "FetchErrorReport",
     "Outcome",
@@ -38,6 +39,7 @@ __all__ = [
 WORKFLOW_INVOCATION: Final = "claimflow.workflow-invocation/v1"
 TOKEN_REQUEST: Final = "claimflow.token-request/v1"
 TOKEN_REPLY: Final = "claimflow.token-reply/v1"
+RECORDING: Final = "claimflow.recording/v1"
 #: How many error-status fetches one workflow run reports (the schemas' ``fetch_errors`` maxItems).
 MAX_FETCH_ERRORS: Final = 10
 
@@ -76,6 +78,7 @@ SCHEMAS: Final = (
     "workflow-invocation-reply.v1",
     "token-request.v1",
     "token-reply.v1",
+    "recording.v1",
 )
 
 
