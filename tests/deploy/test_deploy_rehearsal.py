@@ -199,4 +199,4 @@ def assert_guided_run_took_every_default(transcript: str, prompts: list[str], do
     shown = next(b for b in re.findall(r"^```[^\n]*\n(.*?)^```", guide, re.M | re.S) if b.startswith("Stack Name ["))
     lines = [line.split("#", 1)[0].strip() for line in shown.splitlines() if not line.startswith("…")]
     assert [line for line in lines if line not in prompts] == []
-    assert "one \"Parameter <Name> [<default>]\" per template parameter, in template.yaml's order" in guide
+    assert 'one "Parameter <Name> [<default>]" per template parameter, in template.yaml\'s order' in guide
