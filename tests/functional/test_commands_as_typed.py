@@ -33,6 +33,7 @@ NOT_HERE = {
     "setup": "sets a shell variable for the lines after it (those lines are what is run)",
     "synopsis": "a command's forms, written as one line (`a | b`): each form is documented on its own",
     "server": "serves until stopped (make docs: make test builds the same site, strictly)",
+    "recorded": "replays logins make dev or make demo recorded, or a stage's (test_recording_and_replay.py runs it)",
 }
 #: (pattern, kind): the first that matches a command classifies it.
 KINDS: list[tuple[str, str]] = [
@@ -45,7 +46,8 @@ KINDS: list[tuple[str, str]] = [
     (r"^\./claimflow env\b(?!.*--local)", "aws"),  # without --local: a stage's SSM in an account
     (r"<[A-Za-z][^>]*>|…|\.\.\.", "placeholder"),
     (r"^(export [A-Z_]+=|[A-Z_]+=[^ ]+$|fn=)", "setup"),
-    (r"^\./claimflow \w+ \w+ \| |^\./claimflow new$", "synopsis"),
+    (r"^\./claimflow \w+ \w+ \| |^\./claimflow new$|\[--\w+", "synopsis"),
+    (r"^\./claimflow (replay|explain)\b", "recorded"),
     (r"^make docs\b", "server"),
     (r"^make (test|pytest|bench|reliability|load|lint|scan|sam-check|clean|venv|venv-sam|venv-scan)\b", "suite"),
     (r"^make provider\b|\bnpm\b|\bnode\b", "node"),

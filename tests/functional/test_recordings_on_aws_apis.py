@@ -42,6 +42,13 @@ GROUPS = {
 }
 
 
+def project(root: Path) -> Path:
+    """``root`` as a project folder the CLI accepts for --root (one that holds a template.yaml)."""
+    if not (root / "template.yaml").exists():
+        (root / "template.yaml").write_text("# a claimflow project\n")
+    return root
+
+
 @pytest.fixture
 def aws(embedded_ssm: EmbeddedSsm, monkeypatch: pytest.MonkeyPatch) -> EmbeddedSsm:
     """moto, empty, and boto3 pointed at it (as a user's AWS_ENDPOINT_URL would)."""
@@ -111,7 +118,7 @@ def test_recordings_pull_downloads_a_window_and_not_twice(
         s3.put_object(Bucket=BUCKET, Key=f"recordings/ft/{stamp}-ab.json", Body=b'{"contract":"claimflow.recording/v1"}')
     s3.put_object(Bucket=BUCKET, Key="recordings/other/2026-12-01T10-00-00.000000Z-cd.json", Body=b"{}")  # another stage's
     to = tmp_path / "pulled"
-    argv = ["--root", str(tmp_path), "recordings", "pull", "--stage", "ft", "--since", "2026-12-01T09:00", "--to", str(to)]
+    argv = ["--root", str(project(tmp_path)), "recordings", "pull", "--stage", "ft", "--since", "2026-12-01T09:00", "--to", str(to)]
     assert cli(argv) == 0
     assert sorted(p.name for p in to.iterdir()) == ["2026-12-01T09-30-00.000000Z-ab.json", "2026-12-01T10-00-00.000000Z-ab.json"]
     assert "pulled 2 recording(s) of stage ft made since 2026-12-01 09:00 UTC" in capsys.readouterr().out
@@ -121,7 +128,7 @@ def test_recordings_pull_downloads_a_window_and_not_twice(
 
 
 def test_a_stage_that_records_nothing_says_so(aws: EmbeddedSsm, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli(["--root", str(tmp_path), "recordings", "pull", "--stage", "ft"]) == 2
+    assert cli(["--root", str(project(tmp_path)), "recordings", "pull", "--stage", "ft"]) == 2
     assert "stage ft records nothing" in capsys.readouterr().err
 
 
@@ -172,7 +179,7 @@ def test_explain_for_a_stage_answers_from_its_logs(aws: EmbeddedSsm, tmp_path: P
     assert any('"message":"token issued"' in line for line in lines)
     token = reply["access_token"]
     put_lines(aws, lines, at=json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))["iat"])  # issued then
-    assert cli(["--root", str(tmp_path), "explain", token, "--stage", "ft"]) == 0
+    assert cli(["--root", str(project(tmp_path)), "explain", token, "--stage", "ft"]) == 0
     out = capsys.readouterr().out.splitlines()
     jti = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))["jti"]
     assert out[0] == f"access_token jti {jti}  (logs /aws/lambda/claimflow-ft-issuer, correlation prov-1, stage ft)"
@@ -188,5 +195,5 @@ def test_explain_for_a_stage_names_what_it_searched_when_the_token_is_not_there(
 ) -> None:
     _, lines = logged_lines(capsys)
     put_lines(aws, lines, at=time.time())
-    assert cli(["--root", str(tmp_path), "explain", "0123abcd", "--stage", "ft", "--since", "1h"]) == 2
+    assert cli(["--root", str(project(tmp_path)), "explain", "0123abcd", "--stage", "ft", "--since", "1h"]) == 2
     assert "no 'token issued' line with jti 0123abcd in /aws/lambda/claimflow-ft-issuer" in capsys.readouterr().err

@@ -177,3 +177,26 @@ def test_the_env_vars_file_sets_only_variables_the_template_declares() -> None:
             else set()
         )
         assert set(variables) <= declared, f"{target}: {sorted(set(variables) - declared)} not declared in template.yaml"
+
+
+def test_start_lambda_keeps_a_workflow_warm_between_invokes_as_its_warm_containers_setting_asks(start_lambda: int) -> None:
+    """samconfig.toml's start-lambda asks for EAGER warm containers: a workflow's second invoke
+    reuses the sandbox the first started, so the issuer's calls through it are not each a cold
+    start (a cold start under load can outlast a workflow's 2 s deadline)."""
+    import boto3
+
+    client = boto3.client(
+        "lambda",
+        endpoint_url=f"http://127.0.0.1:{start_lambda}",
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    payload = (EVENTS / "workflow.mapClientToOrganization.json").read_bytes()
+    took = []
+    for _ in range(3):
+        started = time.perf_counter()
+        answer = json.loads(client.invoke(FunctionName="MapClientToOrganizationFunction", Payload=payload)["Payload"].read())
+        took.append(time.perf_counter() - started)
+        assert answer["outcome"] == "ok", answer
+    assert max(took[1:]) < took[0] / 3, took  # warm invokes skip the sandbox's start (its imports, its init)

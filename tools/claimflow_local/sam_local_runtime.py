@@ -25,6 +25,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,17 @@ def _signed_if_hook_call(event: str | bytes) -> str | bytes:
 
 
 class SubprocessLambdaRuntime:
-    """SAM CLI's ``LambdaRuntime`` interface, running each invoke in a fresh sandbox process."""
+    """SAM CLI's ``LambdaRuntime`` interface, running each invoke in a sandbox process.
+
+    A sandbox that answered stays warm for the next invoke of the same function, code and
+    environment, as SAM's warm containers do (samconfig.toml's start-lambda asks for EAGER): a
+    long-lived ``sam local start-lambda`` then pays one cold start per function, not one per
+    invoke. ``sam local invoke`` runs one invoke and exits, so it is cold every time, as it is
+    with containers."""
+
+    def __init__(self) -> None:
+        self._idle: dict[tuple[str, ...], list[Any]] = {}
+        self._lock = threading.Lock()
 
     def invoke(self, function_config: Any, event: str, *args: Any, stdout: Any = None, stderr: Any = None, **kwargs: Any) -> None:
         from claimflow_local.emulator.sandbox import InitError, Sandbox, lambda_environment, runtime_client
@@ -104,16 +115,28 @@ class SubprocessLambdaRuntime:
         )
         log = _LogSink(stderr)
         payload = _signed_if_hook_call(event)
+        key = (spec.name, str(spec.code_dir), *(str(d) for d in spec.layer_dirs), json.dumps(variables, sort_keys=True))
         answer: bytes | None
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            sandbox = idle.pop() if idle else None
         try:
-            sandbox = Sandbox(spec, {**lambda_environment(spec), **variables}, log, runtime_client(spec.runtime))
+            if sandbox is None:
+                sandbox = Sandbox(spec, {**lambda_environment(spec), **variables}, log, runtime_client(spec.runtime))
+            else:
+                sandbox.log_to(log)  # this invoke's log lines go to this invoke's stderr
         except InitError as failed:
             answer = json.dumps(failed.document).encode()
         else:
+            result = None
             try:
                 result = sandbox.invoke(payload.encode() if isinstance(payload, str) else payload, timeout=spec.timeout)
             finally:
-                sandbox.kill()
+                if result is not None and sandbox.alive and not result.timed_out:
+                    with self._lock:
+                        self._idle.setdefault(key, []).append(sandbox)
+                else:
+                    sandbox.kill()
             answer = result.result if result.error is None else json.dumps(result.error).encode()
         if stdout is not None:
             stdout.write_bytes(answer or b"null")
@@ -128,10 +151,16 @@ class SubprocessLambdaRuntime:
         return None
 
     def clean_runtime_containers(self) -> None:
-        return None
+        self._stop_warm()
 
     def clean_running_containers_and_related_resources(self) -> None:
-        return None
+        self._stop_warm()
+
+    def _stop_warm(self) -> None:
+        with self._lock:
+            warm, self._idle = [s for idle in self._idle.values() for s in idle], {}
+        for sandbox in warm:
+            sandbox.kill()
 
 
 def install() -> None:

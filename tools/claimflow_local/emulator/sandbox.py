@@ -267,6 +267,10 @@ class Sandbox:
         if inflight is not None:
             inflight.finish(error=_exit_error(code, request_id=inflight.request_id))
 
+    def log_to(self, log: LogSink | None) -> None:
+        """Where the sandbox's output goes from now on (a warm sandbox writes to the next invoke's log)."""
+        self._log = log
+
     def invoke(self, payload: bytes, *, timeout: float) -> SandboxAnswer:
         invocation = Invocation(payload=payload, deadline_ms=int(time.time() * 1000 + timeout * 1000), function_arn=self.spec.arn)
         mark = len(self._lines)
