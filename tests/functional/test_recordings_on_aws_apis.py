@@ -118,7 +118,18 @@ def test_recordings_pull_downloads_a_window_and_not_twice(
         s3.put_object(Bucket=BUCKET, Key=f"recordings/ft/{stamp}-ab.json", Body=b'{"contract":"claimflow.recording/v1"}')
     s3.put_object(Bucket=BUCKET, Key="recordings/other/2026-12-01T10-00-00.000000Z-cd.json", Body=b"{}")  # another stage's
     to = tmp_path / "pulled"
-    argv = ["--root", str(project(tmp_path)), "recordings", "pull", "--stage", "ft", "--since", "2026-12-01T09:00", "--to", str(to)]
+    argv = [
+        "--root",
+        str(project(tmp_path)),
+        "recordings",
+        "pull",
+        "--stage",
+        "ft",
+        "--since",
+        "2026-12-01T09:00",
+        "--to",
+        str(to),
+    ]
     assert cli(argv) == 0
     assert sorted(p.name for p in to.iterdir()) == ["2026-12-01T09-30-00.000000Z-ab.json", "2026-12-01T10-00-00.000000Z-ab.json"]
     assert "pulled 2 recording(s) of stage ft made since 2026-12-01 09:00 UTC" in capsys.readouterr().out
