@@ -487,3 +487,25 @@ def test_the_scaffolds_fetch_example_says_what_it_imports(capsys: pytest.Capture
     app = (root / "functions" / "add_plan" / "app.py").read_text()
     assert "os.environ['API_BASE_URL']" in app and "with `import os`, and fetch imported from claimflow" in app
     assert "local/third_party.yaml" in app
+
+
+def test_the_cli_reaches_aws_in_the_region_aws_region_names_as_aws_cli_v2_does(
+    embedded_ssm: EmbeddedSsm, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/deploying.md says `export AWS_REGION=...`; boto3 alone reads only AWS_DEFAULT_REGION."""
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)  # no profile's region to fall back on
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", embedded_ssm.url)  # "AWS" here: moto, on loopback
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    status, out, err = run_cli(capsys, "--root", str(ROOT), "env", "list", "--stage", "regioned")
+    assert (status, err) == (0, ""), err
+    assert out.strip() == "(none)"
+    monkeypatch.delenv("AWS_REGION")
+    status, _, err = run_cli(capsys, "--root", str(ROOT), "env", "list", "--stage", "regioned")
+    assert status == 2 and err == (
+        "claimflow env: no AWS region is configured: set AWS_REGION (or run `aws configure`), "
+        "or pass --local to use the local stack (make dev) instead\n"
+    )

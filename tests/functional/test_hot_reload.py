@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from claimflow_local.stack.deployment import LocalDeployment
+from claimflow_local.stack.local_state import reload_failure
 from claimflow_local.stack.reload import HotReload
 from claimflow_local.stack.ssm import SettingsError
 from tests.functional.test_toolkit import edit
@@ -92,7 +93,11 @@ def test_a_build_that_fails_says_why_and_the_last_good_build_keeps_serving(
     assert line.startswith("reload failed (") and "SyntaxError: invalid syntax" in line
     assert f'File "{WORKFLOW}", line {number}' in line and line.endswith("still serving the last good build")
     assert _claims(_reply(stack))["reloaded"] == "yes"  # the last good build
+    # preview, against this make dev, says it is not the code on disk; a good reload clears that
+    assert reload_failure(root, pid=os.getpid()) == line
     (root / WORKFLOW).write_text(source)
+    assert reload.apply([WORKFLOW]).startswith("reload: ")
+    assert reload_failure(root, pid=os.getpid()) is None
 
 
 def test_code_that_no_longer_starts_keeps_the_last_good_build(running: tuple[LocalDeployment, HotReload, Path]) -> None:

@@ -83,7 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     prev.add_argument("--json", action="store_true")
 
     keys.add_arguments(
-        commands.add_parser("keys", help="signing keys of a stage (init, rotate, add, promote, retire, publish, show)")
+        commands.add_parser(
+            "keys", help="signing keys of a stage: init, rotate, add, promote, retire, publish, show, status, policy"
+        )
     )
     replay.add_arguments(commands.add_parser("replay", help="replay recorded logins against the working tree, claim by claim"))
     explain.add_arguments(commands.add_parser("explain", help="where each custom claim of a token came from"))
@@ -122,9 +124,11 @@ def _new(args: argparse.Namespace, root: Path) -> str:
     made = scaffold(root, args.name, trigger=args.trigger, bindings=args.bindings, policy=args.policy)
     lines = [f"wrote {path.relative_to(root)}" for path in made.written]
     event = made.event.relative_to(root)
+    test = next((path.relative_to(root) for path in made.written if path.parts[-2:-1] == ("workflows",)), "tests/workflows/")
     lines += [
         f"workflow {made.workflow_id} is function {made.logical_id}",
-        "  with the kit:  make pytest (its test is in tests/workflows/); then make demo or make dev",
+        f"  its test, with the kit:  .venv/bin/python -m pytest {test} -q",
+        "  in a token:  make dev",
         f"  alone, with Docker:  make build && .venv-sam/bin/sam local invoke {made.logical_id} -e {event}",
     ]
     return "\n".join(lines)

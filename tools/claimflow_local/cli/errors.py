@@ -12,10 +12,10 @@ from typing import Any
 
 from claimflow_local.stack.ports import local_url
 
-__all__ = ["CommandError", "find_root", "reaching_aws", "ssm_client"]
+__all__ = ["CommandError", "aws_client", "find_root", "reaching_aws", "ssm_client"]
 
 #: What a command that talks to AWS suggests when AWS is not configured.
-LOCAL_HINT = "or pass --local to use make dev's"
+LOCAL_HINT = "or pass --local to use the local stack (make dev) instead"
 
 
 class CommandError(Exception):
@@ -65,6 +65,17 @@ def reaching_aws(*, local: bool, service: str = "SSM", where: str | None = None,
         raise CommandError(f"{service} ({place}): {error}") from None
 
 
+def aws_client(service: str, **options: Any) -> Any:
+    """A boto3 client for ``service`` in the region the shell names: ``AWS_REGION`` as AWS CLI v2
+    and the Lambda runtime read it (boto3 alone reads only ``AWS_DEFAULT_REGION``), then the profile's."""
+    import os
+
+    import boto3
+
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+    return boto3.client(service, region_name=region, **options)  # type: ignore[call-overload]
+
+
 def ssm_client(*, local: bool, endpoint: str | None = None) -> Any:
     """An SSM client: AWS's (region and credentials from the usual places), or a local stack's
     (``endpoint``, else make dev's default port)."""
@@ -74,7 +85,7 @@ def ssm_client(*, local: bool, endpoint: str | None = None) -> Any:
     config = Config(connect_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
     with reaching_aws(local=local):
         if not local:
-            return boto3.client("ssm", config=config)
+            return aws_client("ssm", config=config)
         return boto3.client(
             "ssm",
             endpoint_url=endpoint or local_url("ssm"),

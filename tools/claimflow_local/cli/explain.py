@@ -25,7 +25,7 @@ from typing import Any
 
 from claimflow.record.diff import show
 from claimflow.record.provenance import ClaimOrigin, FetchOrigin, explain_recording, find_token, version_label
-from claimflow_local.cli.errors import CommandError, reaching_aws
+from claimflow_local.cli.errors import CommandError, aws_client, reaching_aws
 from claimflow_local.replay import load_recordings
 
 __all__ = ["add_arguments", "explain_from_logs", "explain_local", "issuer_query", "parse_since", "run", "workflows_query"]
@@ -215,8 +215,6 @@ def render(source: Mapping[str, Any], kind: str, jti: str, origins: list[ClaimOr
 def run(args: argparse.Namespace) -> int:
     jti, claims = _token(args.token)
     if args.stage:
-        import boto3
-
         now = time.time()
         if claims and isinstance(claims.get("iat"), int):
             start, end = claims["iat"] - 900, claims["iat"] + 900  # the token says when it was issued
@@ -224,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
             start, end = parse_since(args.since, now=now), now
         with reaching_aws(local=False, service="CloudWatch Logs"):
             source, kind, origins = explain_from_logs(
-                boto3.client("logs"), stage=args.stage, jti=jti, start=start, end=end, claims=claims
+                aws_client("logs"), stage=args.stage, jti=jti, start=start, end=end, claims=claims
             )
     else:
         root: Path = args.root.resolve()

@@ -23,7 +23,7 @@ from claimflow.errors import ClaimflowError
 from claimflow.infra.parameters import ParameterStore
 from claimflow.keys.keyset import SUPPORTED_ALGORITHMS, KeySet
 from claimflow.keys.manager import CLOCK_SKEW_SECONDS, DEFAULT_GRACE_SECONDS, KeyManager, KeySource, LocalKeys, RotationPolicy
-from claimflow_local.cli.errors import CommandError, reaching_aws, ssm_client
+from claimflow_local.cli.errors import CommandError, aws_client, reaching_aws, ssm_client
 from claimflow_local.stack.ports import local_url
 
 __all__ = ["add_arguments", "describe", "describe_moves", "main", "run"]
@@ -53,9 +53,8 @@ def account_principal(*, local: bool) -> str:
         from claimflow_local.template import ACCOUNT
 
         return f"arn:aws:iam::{ACCOUNT}:root"
-    import boto3
 
-    caller = boto3.client("sts").get_caller_identity()
+    caller = aws_client("sts").get_caller_identity()
     return f"arn:{caller['Arn'].split(':')[1]}:iam::{caller['Account']}:root"
 
 

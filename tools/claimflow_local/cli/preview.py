@@ -28,8 +28,8 @@ from claimflow.issuer.request import parse_token_request
 from claimflow.issuer.service import invocation_payload
 from claimflow.tokens import TOKENS
 from claimflow.wire.contracts import TOKEN_REQUEST, WORKFLOW_INVOCATION
-from claimflow_local.cli.errors import CommandError, reaching_aws
-from claimflow_local.stack.local_state import running_dev
+from claimflow_local.cli.errors import CommandError, aws_client, reaching_aws
+from claimflow_local.stack.local_state import reload_failure, running_dev
 from claimflow_local.stack.ssm import load_settings
 from claimflow_local.template import SamTemplate
 
@@ -112,6 +112,9 @@ def _target(against: str, root: Path) -> Iterator[tuple[Any, str, _LocalHooks | 
     if against == "local":
         dev = running_dev(root)
         if dev is not None:
+            stale = reload_failure(root, pid=dev.pid)
+            if stale is not None:  # what runs is not the code on disk: say so before its results
+                print(f"(make dev is serving its last good build, not the code on disk: {stale})", file=sys.stderr)
             settings = load_settings(root / "local" / "settings.json")  # the hooks' callers sign with its secrets
             hooks = _LocalHooks(settings, dev.urls["hooks"]) if "hooks" in dev.urls else None
             yield _LocalLambdaApi(dev.urls["lambda"]), "IssuerFunction", hooks
@@ -133,14 +136,13 @@ def _target(against: str, root: Path) -> Iterator[tuple[Any, str, _LocalHooks | 
         except (BuildError, EmbeddedSsmError, SettingsError, RoutesError) as error:
             raise PreviewError(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__) from None
         return
-    import boto3
 
     with reaching_aws(local=False, service="CloudFormation", hint="or preview locally with --against local (the default)"):
-        stacks = boto3.client("cloudformation").describe_stacks(StackName=against)["Stacks"]
+        stacks = aws_client("cloudformation").describe_stacks(StackName=against)["Stacks"]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     if "IssuerFunctionName" not in outputs:
         raise PreviewError(f"stack {against} has no IssuerFunctionName output; is it a claimflow stack?")
-    yield boto3.client("lambda"), outputs["IssuerFunctionName"], None
+    yield aws_client("lambda"), outputs["IssuerFunctionName"], None
 
 
 def _invoke(client: Any, function: str, payload: Mapping[str, Any]) -> tuple[Any, float, str | None]:

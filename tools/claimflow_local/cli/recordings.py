@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from claimflow.environment import SsmPaths
-from claimflow_local.cli.errors import CommandError, reaching_aws
+from claimflow_local.cli.errors import CommandError, aws_client, reaching_aws
 from claimflow_local.cli.explain import parse_since
 
 __all__ = ["add_arguments", "pull", "run"]
@@ -56,7 +56,6 @@ def pull(s3: Any, *, bucket: str, stage: str, since: float, to: Path) -> tuple[l
 
 
 def run(args: argparse.Namespace) -> int:
-    import boto3
 
     root: Path = args.root.resolve()
     since = parse_since(args.since)
@@ -65,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         bucket = args.bucket
         if not bucket:
             name = SsmPaths(stage=args.stage).recordings_bucket
-            ssm = boto3.client("ssm")
+            ssm = aws_client("ssm")
             try:
                 bucket = ssm.get_parameter(Name=name)["Parameter"]["Value"]
             except ssm.exceptions.ParameterNotFound:
@@ -73,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
                     f"stage {args.stage} records nothing ({name} is not set): deploy it with RecordSampleRate above 0, "
                     "or name the bucket with --bucket"
                 ) from None
-        written, present = pull(boto3.client("s3"), bucket=bucket, stage=args.stage, since=since, to=to)
+        written, present = pull(aws_client("s3"), bucket=bucket, stage=args.stage, since=since, to=to)
     when = datetime.datetime.fromtimestamp(since, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     shown = to.relative_to(root) if to.is_relative_to(root) else to
     print(f"pulled {len(written)} recording(s) of stage {args.stage} made since {when} into {shown} ({present} already there)")

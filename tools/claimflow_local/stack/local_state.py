@@ -25,6 +25,7 @@ __all__ = [
     "DEV_RECORD",
     "ENV_STORE",
     "LOCAL_STATE_VARIABLE",
+    "RELOAD_FAILURE",
     "STATE_DIR",
     "DevRecord",
     "LocalEnvStore",
@@ -35,6 +36,8 @@ __all__ = [
 STATE_DIR = "local/state"
 ENV_STORE = f"{STATE_DIR}/env.json"
 DEV_RECORD = f"{STATE_DIR}/dev.json"
+#: Written while make dev serves an older build than the code on disk (its last reload failed).
+RELOAD_FAILURE = f"{STATE_DIR}/reload-failed.json"
 #: ``ignore``: local stacks and the kit do not seed what ``env set --local`` stored (the project's own tests set it).
 LOCAL_STATE_VARIABLE = "CLAIMFLOW_LOCAL_STATE"
 
@@ -155,3 +158,23 @@ def running_dev(root: Path, *, service: str = "lambda") -> DevRecord | None:
     except OSError:
         return None
     return record
+
+
+def note_reload(root: Path, *, pid: int, failure: str | None) -> None:
+    """Record whether make dev (``pid``) serves what is on disk: ``failure`` is the line its last
+    reload printed when it failed (None: it succeeded, and what runs is what is on disk)."""
+    path = root / RELOAD_FAILURE
+    if failure is None:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return
+    _write_private(path, {"pid": pid, "line": failure})
+
+
+def reload_failure(root: Path, *, pid: int) -> str | None:
+    """The line of ``pid``'s last failed reload, if what it serves is older than the code on disk."""
+    try:
+        document = json.loads((root / RELOAD_FAILURE).read_text())
+    except (OSError, ValueError):
+        return None
+    return str(document.get("line")) if document.get("pid") == pid else None

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from claimflow_local.emulator.sandbox import InitError, runtime_interpreter
+from claimflow_local.stack.local_state import note_reload
 from claimflow_local.stack.third_party import ROUTES_FILE, RoutesError
 from claimflow_local.template import FunctionSpec, SamTemplate
 
@@ -191,8 +192,10 @@ class HotReload:
             except ReloadError as error:
                 took = time.perf_counter() - started
                 line = f"reload failed ({took:.2f} s): {shown}: {error} — still serving the last good build"
+                note_reload(self.root, pid=os.getpid(), failure=line)
             else:
                 line = f"reload: {shown} → {done.what} in {done.seconds:.2f} s"
+                note_reload(self.root, pid=os.getpid(), failure=None)
             self._say(line)
             return line
 
