@@ -138,6 +138,10 @@ class SubprocessLambdaRuntime:
                 else:
                     sandbox.kill()
             answer = result.result if result.error is None else json.dumps(result.error).encode()
+            # The END and REPORT lines the container's runtime prints (its own lines went out live);
+            # REPORT carries Init Duration on a sandbox's first invoke only, as Lambda's does.
+            log.write(result.log_tail[result.log_tail.rfind("END RequestId:") :])
+            log.flush()
         if stdout is not None:
             stdout.write_bytes(answer or b"null")
             stdout.flush()

@@ -174,11 +174,13 @@ class Sandbox:
         self._partial = b""  # output after the last newline
         self._output_lock = threading.Lock()
         self._inflight: Invocation | None = None
+        self._init_ms: float | None = None  # reported once, on the first invoke's REPORT line, as Lambda does
         if not spec.code_dir.is_dir():
             raise SandboxStartError(
                 f"{spec.name}'s built folder {spec.code_dir} is gone (removed by a rebuild?): run sam build, then restart"
             )
         self.api = RuntimeApi().start()
+        init_started = time.perf_counter()
         environment = {
             **env,
             "LAMBDA_TASK_ROOT": str(spec.code_dir),  # this sandbox's code (a reload gives a new one)
@@ -207,6 +209,7 @@ class Sandbox:
         threading.Thread(target=self._read_output, name=f"sandbox-log-{spec.name}", daemon=True).start()
         threading.Thread(target=self._watch, name=f"sandbox-watch-{spec.name}", daemon=True).start()
         self._wait_for_init()
+        self._init_ms = (time.perf_counter() - init_started) * 1000
 
     def _wait_for_init(self) -> None:
         deadline = time.monotonic() + INIT_TIMEOUT_SECONDS
@@ -298,12 +301,13 @@ class Sandbox:
 
     def _tail(self, request_id: str, mark: int, elapsed_ms: float) -> str:
         self._drain_output()  # every line printed before the response, whatever the reader thread has got to
+        init, self._init_ms = ("" if self._init_ms is None else f"Init Duration: {self._init_ms:.2f} ms\t"), None
         text = (
             f"START RequestId: {request_id} Version: $LATEST\n"
             + "".join(self._lines[mark:])
             + f"END RequestId: {request_id}\n"
             + f"REPORT RequestId: {request_id}\tDuration: {elapsed_ms:.2f} ms\tBilled Duration: {int(elapsed_ms) + 1} ms\t"
-            + f"Memory Size: {self.spec.memory_mb} MB\tMax Memory Used: {self.peak_rss_mb()} MB\t\n"
+            + f"Memory Size: {self.spec.memory_mb} MB\tMax Memory Used: {self.peak_rss_mb()} MB\t{init}\n"
         )
         return text.encode()[-LOG_TAIL_BYTES:].decode("utf-8", errors="ignore")
 
